@@ -1,0 +1,1 @@
+"""The FastAPI application: settings wiring, routes, error handlers and middleware."""

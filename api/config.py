@@ -1,0 +1,131 @@
+import json
+import logging
+import os
+import secrets
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from auth.tokens import MIN_SECRET_BYTES
+
+logger = logging.getLogger("stockroom")
+
+
+def _split_list(value: object) -> object:
+    """Accept `a,b` as well as `["a", "b"]` for list settings given in the environment."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    ENVIRONMENT: Literal["development", "production"] = "development"
+    DATABASE_URL: str = "sqlite:///./stockroom.db"
+    SECRET_KEY: SecretStr | None = None
+    SECRET_KEY_FILE: Path = Path(".stockroom-secret-key")
+    PREVIOUS_SECRET_KEYS: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    ACCESS_TOKEN_EXPIRE_MINUTES: float = Field(default=15, gt=0, le=1440)
+    SESSION_LIFETIME_DAYS: float = Field(default=30, gt=0, le=365)
+    SESSION_IDLE_TIMEOUT_DAYS: float = Field(default=7, gt=0, le=365)
+    CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=20)
+    MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    DB_POOL_SIZE: int = Field(default=10, ge=1)
+    DB_MAX_OVERFLOW: int = Field(default=10, ge=0)
+    DB_POOL_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
+    DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5, gt=0)
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("CORS_ORIGINS", "PREVIOUS_SECRET_KEYS", mode="before")
+    @classmethod
+    def _parse_list(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("CORS_ORIGINS")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*" or not origin.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"CORS_ORIGINS entries must be exact origins like https://app.example.com, "
+                    f"not {origin!r}"
+                )
+        return [origin.rstrip("/") for origin in origins]
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> "Settings":
+        if self.ENVIRONMENT != "production":
+            return self
+        if self.SECRET_KEY is None:
+            raise ValueError(
+                "ENVIRONMENT=production needs SECRET_KEY (at least 32 random bytes, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+        for name, key in (("SECRET_KEY", self.SECRET_KEY), *(
+            ("PREVIOUS_SECRET_KEYS", k) for k in self.PREVIOUS_SECRET_KEYS
+        )):
+            if len(key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+                raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes in production.")
+        if self.PASSWORD_HASH_ROUNDS < 12:
+            raise ValueError("PASSWORD_HASH_ROUNDS must be at least 12 in production.")
+        return self
+
+    @cached_property
+    def signing_secret(self) -> str:
+        if self.SECRET_KEY is not None:
+            return self.SECRET_KEY.get_secret_value()
+        return load_or_create_secret(self.SECRET_KEY_FILE)
+
+    @property
+    def access_ttl_seconds(self) -> int:
+        return max(1, round(self.ACCESS_TOKEN_EXPIRE_MINUTES * 60))
+
+
+def load_or_create_secret(path: Path) -> str:
+    """A development key made once and shared by restarts and workers through a 0600 file."""
+    path = path.resolve()
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # atomic: the first worker wins, the others read its key
+            logger.warning("No SECRET_KEY set: generated a development key in %s", path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise SystemExit(f"stockroom: the key in {path} is shorter than {MIN_SECRET_BYTES} bytes")
+    return secret
+
+
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"stockroom: refusing to start, invalid settings:\n{problems}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,55 @@
+"""One JSON error contract: RFC 6749 §5.2 at the token endpoint, `{"detail": ...}` elsewhere."""
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from auth.errors import NO_STORE, OAuthError
+from models.crud import EmailTakenError
+
+def oauth_error_response(exc: OAuthError) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status_code,
+        headers={**NO_STORE, **exc.headers},
+    )
+
+
+async def _oauth_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OAuthError)
+    return oauth_error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    if request.scope.get("route") is not None and request.url.path.endswith("/auth/token"):
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+        return oauth_error_response(
+            OAuthError("invalid_request", f"{field}: {first.get('msg', 'invalid value')}")
+        )
+    return await request_validation_exception_handler(request, exc)
+
+
+async def _email_taken(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "An account with this e-mail address already exists."},
+        status_code=status.HTTP_409_CONFLICT,
+    )
+
+
+async def _unhandled(_request: Request, _exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this handler, so the server logs the traceback once.
+    return JSONResponse(
+        jsonable_encoder({"detail": "Internal server error; it has been logged."}),
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OAuthError, _oauth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(EmailTakenError, _email_taken)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,75 @@
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.config import Settings, get_settings
+from api.errors import install_error_handlers
+from api.routes import auth, products, users
+from auth.config import AuthConfig
+from auth.passwords import PasswordHasher
+from auth.tokens import TokenCodec
+from models.database import create_engine, init_schema, make_sessionmaker
+
+
+def build_auth_config(settings: Settings) -> AuthConfig:
+    return AuthConfig(
+        passwords=PasswordHasher(rounds=settings.PASSWORD_HASH_ROUNDS),
+        tokens=TokenCodec(
+            settings.signing_secret,
+            previous_secrets=[key.get_secret_value() for key in settings.PREVIOUS_SECRET_KEYS],
+            access_ttl_seconds=settings.access_ttl_seconds,
+        ),
+        session_lifetime=timedelta(days=settings.SESSION_LIFETIME_DAYS),
+        session_idle_timeout=timedelta(days=settings.SESSION_IDLE_TIMEOUT_DAYS),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.DATABASE_URL,
+            pool_size=settings.DB_POOL_SIZE,
+            max_overflow=settings.DB_MAX_OVERFLOW,
+            pool_timeout=settings.DB_POOL_TIMEOUT_SECONDS,
+            connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+        )
+        await init_schema(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Stockroom",
+        version="0.1.0",
+        description="Products that belong to the users who create them. Log in with **Authorize**.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.auth = build_auth_config(settings)
+    install_error_handlers(app)
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
+            expose_headers=["Location", "Retry-After", "WWW-Authenticate"],
+            max_age=600,
+        )
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(products.router)
+    return app
+
+
+app = create_app()

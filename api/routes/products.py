@@ -1,0 +1,75 @@
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+
+from api.responses import FORBIDDEN, NOT_FOUND, UNAUTHORIZED
+from auth.deps import ProductReader, ProductWriter
+from models import crud
+from models.database import SessionDep
+from models.schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
+
+router = APIRouter(prefix="/products", tags=["products"], responses={**UNAUTHORIZED, **FORBIDDEN})
+
+# Bounded by the database's integer range, so a huge id is a 422 rather than a driver overflow.
+ProductId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def not_found() -> HTTPException:
+    # Other users' products answer exactly like missing ones.
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail="Product not found.")
+
+
+@router.get("", response_model=ProductPage)
+async def list_products(
+    user: ProductReader,
+    db: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> ProductPage:
+    assert user.id is not None
+    items, total = await crud.list_products(db, owner_id=user.id, limit=limit, offset=offset)
+    return ProductPage(
+        items=[crud.product_public(p) for p in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
+async def create_product(
+    body: ProductCreate, user: ProductWriter, db: SessionDep, response: Response
+) -> ProductPublic:
+    assert user.id is not None
+    product = await crud.create_product(db, owner_id=user.id, data=body)
+    response.headers["Location"] = f"/products/{product.id}"
+    return crud.product_public(product)
+
+
+@router.get("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
+async def read_product(product_id: ProductId, user: ProductReader, db: SessionDep) -> ProductPublic:
+    assert user.id is not None
+    product = await crud.get_product(db, owner_id=user.id, product_id=product_id)
+    if product is None:
+        raise not_found()
+    return crud.product_public(product)
+
+
+@router.patch("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
+async def update_product(
+    product_id: ProductId, body: ProductUpdate, user: ProductWriter, db: SessionDep
+) -> ProductPublic:
+    assert user.id is not None
+    product = await crud.update_product(db, owner_id=user.id, product_id=product_id, data=body)
+    if product is None:
+        raise not_found()
+    return crud.product_public(product)
+
+
+@router.delete(
+    "/{product_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=NOT_FOUND,
+)
+async def delete_product(product_id: ProductId, user: ProductWriter, db: SessionDep) -> None:
+    assert user.id is not None
+    if not await crud.delete_product(db, owner_id=user.id, product_id=product_id):
+        raise not_found()

@@ -1,0 +1,1 @@
+"""Passwords, tokens, login sessions and the current-user dependency."""

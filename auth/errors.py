@@ -1,0 +1,25 @@
+from fastapi import status
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error from the token endpoint; `api` renders it as JSON."""
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status_code = status_code
+        self.headers = headers or {}
+
+
+def invalid_grant() -> OAuthError:
+    # One message for an unknown e-mail, a wrong password and a disabled account: no enumeration.
+    return OAuthError("invalid_grant", "Incorrect e-mail or password.")

@@ -1,0 +1,135 @@
+"""Access tokens (JWT, HS256, RFC 8725) and opaque refresh tokens."""
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jose import JOSEError, jwt
+
+ALGORITHM = "HS256"
+# RFC 9068 explicit typing: a JWT of another kind signed with the same key is not an access token.
+ACCESS_TOKEN_TYPE = "at+jwt"
+# Far above any token we issue; bounds the work an attacker can make us do before a signature check.
+MAX_TOKEN_LENGTH = 4096
+MIN_SECRET_BYTES = 32
+
+
+class InvalidTokenError(Exception):
+    """The token is not one of ours, not valid any more, or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    session_id: str
+    scopes: frozenset[str]
+    expires_at: int
+
+
+def key_id(secret: str) -> str:
+    """A stable, non-secret name for a key, so operators never have to invent one."""
+    return hashlib.sha256(b"stockroom-kid:" + secret.encode()).hexdigest()[:16]
+
+
+class TokenCodec:
+    """Signs with the current key; verifies with it and with the previous keys (rotation)."""
+
+    def __init__(
+        self,
+        signing_secret: str,
+        *,
+        previous_secrets: Iterable[str] = (),
+        access_ttl_seconds: int,
+        issuer: str = "stockroom",
+        audience: str = "stockroom-api",
+    ) -> None:
+        self.signing_kid = key_id(signing_secret)
+        self._signing_secret = signing_secret
+        self._keys: Mapping[str, str] = {
+            key_id(secret): secret for secret in (*previous_secrets, signing_secret)
+        }
+        self.access_ttl_seconds = access_ttl_seconds
+        self.issuer = issuer
+        self.audience = audience
+
+    def issue_access_token(self, *, user_id: int, session_id: str, scopes: Iterable[str]) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(user_id),
+            "sid": session_id,
+            "scope": " ".join(sorted(scopes)),
+            "iat": now,
+            "exp": now + self.access_ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        headers = {"kid": self.signing_kid, "typ": ACCESS_TOKEN_TYPE}
+        token: str = jwt.encode(claims, self._signing_secret, algorithm=ALGORITHM, headers=headers)
+        return token
+
+    def read_access_token(self, token: str) -> AccessClaims:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidTokenError("token too long")
+        try:
+            header = jwt.get_unverified_header(token)
+            secret = self._keys.get(header.get("kid"))
+            if secret is None:
+                raise InvalidTokenError("unknown signing key")
+            if header.get("typ") != ACCESS_TOKEN_TYPE:
+                raise InvalidTokenError("not an access token")
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                secret,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_sub": True,
+                    "require_jti": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                },
+            )
+            sub, sid, scope = claims["sub"], claims.get("sid"), claims.get("scope")
+            if not (isinstance(sub, str) and sub.isdigit() and len(sub) < 19):
+                raise InvalidTokenError("malformed subject")
+            if not isinstance(sid, str) or not isinstance(scope, str):
+                raise InvalidTokenError("missing session or scope")
+            return AccessClaims(
+                user_id=int(sub),
+                session_id=sid,
+                scopes=frozenset(scope.split()),
+                expires_at=int(claims["exp"]),
+            )
+        except InvalidTokenError:
+            raise
+        except JOSEError as exc:
+            raise InvalidTokenError(str(exc)) from exc
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            # python-jose lets some malformed-but-signed claims through as bare exceptions.
+            raise InvalidTokenError("malformed token") from exc
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_refresh_token() -> str:
+    """Opaque, 256 bits of randomness; only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

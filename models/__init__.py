@@ -1,0 +1,1 @@
+"""Tables, API schemas, the database engine and the crud functions that take a session."""
