@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     ACCESS_TOKEN_EXPIRE_MINUTES: float = Field(default=15, gt=0, le=1440)
     SESSION_LIFETIME_DAYS: float = Field(default=30, gt=0, le=365)
     SESSION_IDLE_TIMEOUT_DAYS: float = Field(default=7, gt=0, le=365)
+    REFRESH_COOKIE_SECURE: bool = True
+    REFRESH_COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=20)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
@@ -70,9 +72,10 @@ class Settings(BaseSettings):
                 "ENVIRONMENT=production needs SECRET_KEY (at least 32 random bytes, e.g. "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
-        for name, key in (("SECRET_KEY", self.SECRET_KEY), *(
-            ("PREVIOUS_SECRET_KEYS", k) for k in self.PREVIOUS_SECRET_KEYS
-        )):
+        for name, key in (
+            ("SECRET_KEY", self.SECRET_KEY),
+            *(("PREVIOUS_SECRET_KEYS", k) for k in self.PREVIOUS_SECRET_KEYS),
+        ):
             if len(key.get_secret_value().encode()) < MIN_SECRET_BYTES:
                 raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes in production.")
         if self.PASSWORD_HASH_ROUNDS < 12:

@@ -2,12 +2,12 @@
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from auth.errors import NO_STORE, OAuthError
 from models.crud import EmailTakenError
+
 
 def oauth_error_response(exc: OAuthError) -> JSONResponse:
     return JSONResponse(
@@ -30,7 +30,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return oauth_error_response(
             OAuthError("invalid_request", f"{field}: {first.get('msg', 'invalid value')}")
         )
-    return await request_validation_exception_handler(request, exc)
+    # FastAPI's default echoes each `input` back: that can be a password, or a float like 1e400
+    # that JSON cannot encode (a 500). Location, type and message are what a client needs.
+    detail = [
+        {"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _email_taken(_request: Request, _exc: Exception) -> JSONResponse:

@@ -7,17 +7,12 @@ from fastapi import Depends, HTTPException, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from auth.config import AuthConfig, get_auth_config
+from auth.scopes import SCOPES
+from auth.sessions import session_problem
 from auth.tokens import InvalidTokenError
 from models.crud import get_session_with_user
 from models.database import SessionDep
 from models.tables import AuthSession, User
-from models.types import utcnow
-
-SCOPES = {
-    "products:read": "Read your products.",
-    "products:write": "Create, change and delete your products.",
-    "account": "Change your profile and password, and manage your sessions.",
-}
 
 # auto_error=False: a missing token must get our RFC 6750 challenge and JSON body, not FastAPI's.
 oauth2_scheme = OAuth2PasswordBearer(
@@ -29,8 +24,11 @@ def bearer_challenge(
     error: str | None = None, description: str | None = None, scope: str | None = None
 ) -> str:
     """An RFC 6750 §3 `WWW-Authenticate` value."""
-    params = [f'{name}="{value}"' for name, value in
-              (("error", error), ("error_description", description), ("scope", scope)) if value]
+    params = [
+        f'{name}="{value}"'
+        for name, value in (("error", error), ("error_description", description), ("scope", scope))
+        if value
+    ]
     return "Bearer " + ", ".join(params) if params else "Bearer"
 
 
@@ -57,23 +55,23 @@ async def get_principal(
     session: SessionDep,
 ) -> Principal:
     if not token:
-        raise unauthorized("Not authenticated: send 'Authorization: Bearer <token>'.",
-                           token_sent=False)
+        raise unauthorized(
+            "Not authenticated: send 'Authorization: Bearer <token>'.", token_sent=False
+        )
     try:
         claims = config.tokens.read_access_token(token)
     except InvalidTokenError as exc:
         raise unauthorized("The access token is invalid or has expired.") from exc
 
-    found = await get_session_with_user(session, session_id=claims.session_id,
-                                        user_id=claims.user_id)
+    found = await get_session_with_user(
+        session, session_id=claims.session_id, user_id=claims.user_id
+    )
     if found is None:
         raise unauthorized("The access token is invalid or has expired.")
     auth_session, user = found
-    now = utcnow()
-    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
-        raise unauthorized("This session has ended; log in again.")
-    if not user.is_active:
-        raise unauthorized("This account is disabled.")
+    problem = session_problem(auth_session, user)
+    if problem is not None:
+        raise unauthorized(problem)
 
     missing = [scope for scope in security_scopes.scopes if scope not in claims.scopes]
     if missing:
@@ -81,8 +79,11 @@ async def get_principal(
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=f"This token lacks the scope {' '.join(missing)!r} that the request needs.",
-            headers={"WWW-Authenticate": bearer_challenge(
-                "insufficient_scope", "The access token lacks a required scope.", needed)},
+            headers={
+                "WWW-Authenticate": bearer_challenge(
+                    "insufficient_scope", "The access token lacks a required scope.", needed
+                )
+            },
         )
     return Principal(user=user, session=auth_session, scopes=claims.scopes)
 

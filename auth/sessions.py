@@ -1,33 +1,74 @@
-"""Login sessions: open one with a password, and the tokens that belong to it."""
+"""Login sessions: open one with a password, keep it alive with rotating refresh tokens, end it."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from auth.config import AuthConfig
-from auth.deps import SCOPES
 from auth.errors import OAuthError, invalid_grant
-from auth.tokens import new_session_id
+from auth.scopes import SCOPES
+from auth.tokens import hash_refresh_token, new_refresh_token, new_session_id
 from models import crud
+from models.tables import AuthSession, User
 from models.types import utcnow
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedTokens:
     access_token: str
+    refresh_token: str
     expires_in: int
     scope: str
-    refresh_token: str | None = None
+    session_expires_at: datetime
 
 
-def parse_scope(requested: str | None, allowed: frozenset[str] = frozenset(SCOPES)) -> frozenset[str]:
-    """RFC 6749 §3.3: no scope means everything the client may have; unknown ones are refused."""
+def parse_scope(
+    requested: str | None, granted: frozenset[str] = frozenset(SCOPES)
+) -> frozenset[str]:
+    """RFC 6749 §3.3 and §6: no scope means all that was granted; more than that is refused."""
     if requested is None or not requested.strip():
-        return allowed
+        return granted
     scopes = frozenset(requested.split())
     unknown = scopes - frozenset(SCOPES)
     if unknown:
         raise OAuthError("invalid_scope", f"Unknown scope: {' '.join(sorted(unknown))}.")
-    return scopes & allowed
+    wider = scopes - granted
+    if wider:
+        raise OAuthError(
+            "invalid_scope", f"Scope not granted to this session: {' '.join(sorted(wider))}."
+        )
+    return scopes
+
+
+def session_problem(
+    auth_session: AuthSession, user: User, *, idle_timeout: timedelta | None = None
+) -> str | None:
+    """Why this session may not be used any more, or None if it is live."""
+    now = utcnow()
+    if auth_session.revoked_at is not None:
+        return "This session has ended; log in again."
+    if auth_session.expires_at <= now:
+        return "This session has expired; log in again."
+    if idle_timeout is not None and auth_session.last_used_at + idle_timeout <= now:
+        return "This session was idle too long; log in again."
+    if not user.is_active:
+        return "This account is disabled."
+    return None
+
+
+def _issue(
+    config: AuthConfig, auth_session: AuthSession, scopes: frozenset[str], refresh_token: str
+) -> IssuedTokens:
+    return IssuedTokens(
+        access_token=config.tokens.issue_access_token(
+            user_id=auth_session.user_id, session_id=auth_session.id, scopes=scopes
+        ),
+        refresh_token=refresh_token,
+        expires_in=config.tokens.access_ttl_seconds,
+        scope=" ".join(sorted(scopes)),
+        session_expires_at=auth_session.expires_at,
+    )
 
 
 async def login(
@@ -36,9 +77,10 @@ async def login(
     *,
     email: str,
     password: str,
-    scopes: frozenset[str],
+    scope: str | None,
     user_agent: str | None,
 ) -> IssuedTokens:
+    scopes = parse_scope(scope)
     user = await crud.get_user_by_email(db, email.strip())
     await db.close()  # never hold a connection through a password hash
     valid, new_hash = await config.passwords.verify(
@@ -50,6 +92,7 @@ async def login(
     if new_hash is not None:
         await crud.set_password_hash(db, user.id, new_hash)
 
+    refresh_token = new_refresh_token()
     auth_session = await crud.create_auth_session(
         db,
         session_id=new_session_id(),
@@ -57,11 +100,81 @@ async def login(
         scope=" ".join(sorted(scopes)),
         expires_at=utcnow() + config.session_lifetime,
         user_agent=user_agent,
+        refresh_token_hash=hash_refresh_token(refresh_token),
     )
-    return IssuedTokens(
-        access_token=config.tokens.issue_access_token(
-            user_id=user.id, session_id=auth_session.id, scopes=scopes
-        ),
-        expires_in=config.tokens.access_ttl_seconds,
-        scope=auth_session.scope,
+    return _issue(config, auth_session, scopes, refresh_token)
+
+
+async def refresh(
+    db: AsyncSession, config: AuthConfig, *, refresh_token: str, scope: str | None
+) -> IssuedTokens:
+    """RFC 6749 §6 with rotation: the presented token is spent, a new one is issued."""
+    token_hash = hash_refresh_token(refresh_token)
+    session_id = await crud.spend_refresh_token(db, token_hash)
+    if session_id is None:
+        spent = await crud.find_refresh_token(db, token_hash)
+        if spent is not None:
+            # Reuse of a spent token: someone holds a copy. End the whole family.
+            await crud.revoke_auth_session(db, session_id=spent.session_id)
+            await db.commit()
+            raise OAuthError(
+                "invalid_grant", "This refresh token was already used; the session has been ended."
+            )
+        await db.rollback()
+        raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
+
+    found = await crud.get_session_with_user(db, session_id=session_id)
+    assert found is not None  # the foreign key guarantees it
+    auth_session, user = found
+    problem = session_problem(auth_session, user, idle_timeout=config.session_idle_timeout)
+    if problem is not None:
+        await db.commit()  # the token stays spent: it was useless anyway
+        raise OAuthError("invalid_grant", problem)
+    try:
+        scopes = parse_scope(scope, frozenset(auth_session.scope.split()))
+    except OAuthError:
+        await db.rollback()  # a bad request must not cost the client its refresh token
+        raise
+
+    new_token = new_refresh_token()
+    await crud.add_refresh_token(
+        db, session_id=session_id, token_hash=hash_refresh_token(new_token), used_at=utcnow()
     )
+    await db.commit()
+    return _issue(config, auth_session, scopes, new_token)
+
+
+async def end_session_by_refresh_token(db: AsyncSession, refresh_token: str) -> None:
+    """Logout for clients that hold only a refresh token. Unknown tokens are ignored."""
+    found = await crud.find_refresh_token(db, hash_refresh_token(refresh_token))
+    if found is not None:
+        await crud.revoke_auth_session(db, session_id=found.session_id)
+    await db.commit()
+
+
+async def end_session(db: AsyncSession, *, session_id: str, user_id: int) -> bool:
+    ended = await crud.revoke_auth_session(db, session_id=session_id, user_id=user_id)
+    await db.commit()
+    return ended
+
+
+async def change_password(
+    db: AsyncSession,
+    config: AuthConfig,
+    *,
+    user: User,
+    current_session_id: str,
+    current_password: str,
+    new_password: str,
+) -> bool:
+    """Verify, re-hash, and end every other session of the user. False: wrong current password."""
+    assert user.id is not None
+    await db.close()
+    valid, _ = await config.passwords.verify(current_password, user.hashed_password)
+    if not valid:
+        return False
+    new_hash = await config.passwords.hash(new_password)
+    await crud.set_password_hash(db, user.id, new_hash, commit=False)
+    await crud.revoke_other_sessions(db, user_id=user.id, keep=current_session_id)
+    await db.commit()
+    return True

@@ -14,7 +14,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +31,7 @@ SCHEMA_LOCK_ID = 0x5704_C500
 
 
 def async_url(database_url: str) -> URL:
-    """Accept the URLs people write (`sqlite:///x.db`, `postgresql://...`) and pick async drivers."""
+    """Accept `sqlite:///x.db` or `postgresql://...` as people write them; pick async drivers."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         return url.set(drivername="sqlite+aiosqlite")

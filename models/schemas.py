@@ -63,7 +63,7 @@ Price = Annotated[
 
 
 class StrictInput(BaseModel):
-    """Unknown fields are refused, so `owner_id` or `is_superuser` in a body is a 422, not a no-op."""
+    """Unknown fields are refused: `owner_id` or `is_superuser` in a body is a 422, not a no-op."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -127,7 +127,7 @@ class ProductPage(BaseModel):
 
 class Token(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105
     expires_in: int
     scope: str
     refresh_token: str | None = None
@@ -142,3 +142,22 @@ class OAuthErrorBody(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class LogoutRequest(StrictInput):
+    refresh_token: str | None = Field(default=None, max_length=512)
+
+
+class PasswordChange(StrictInput):
+    current_password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+    new_password: Password
+
+
+class SessionPublic(BaseModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    scope: str
+    current: bool

@@ -37,10 +37,25 @@ class AuthSession(SQLModel, table=True):
     last_used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    # Hash of the one live refresh token of this session (rotation keeps exactly one).
-    refresh_token_hash: str | None = Field(
-        default=None, sa_column=Column(String(64), nullable=True, unique=True)
+
+
+class RefreshToken(SQLModel, table=True):
+    """Every refresh token a session was given, by hash. The unspent one is live; presenting a
+    spent one again is reuse (RFC 9700 §4.14.2) and ends the session."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    session_id: str = Field(
+        sa_column=Column(
+            String(64),
+            ForeignKey("auth_sessions.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
     )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    spent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class Product(SQLModel, table=True):

@@ -1,20 +1,59 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Header, Request, Response, status
+from fastapi import APIRouter, Body, Cookie, Form, Header, Request, Response, status
+from fastapi.security.utils import get_authorization_scheme_param
 
-from api.responses import CONFLICT, OAUTH_ERROR
-from auth.config import AuthConfig, get_auth_config
+from api.config import Settings
+from api.deps import AuthConfigDep, SettingsDep
+from api.responses import CONFLICT, OAUTH_ERROR, UNAUTHORIZED
+from auth.deps import unauthorized
 from auth.errors import NO_STORE, OAuthError
-from auth.sessions import login, parse_scope
+from auth.sessions import (
+    IssuedTokens,
+    end_session,
+    end_session_by_refresh_token,
+    login,
+    refresh,
+)
+from auth.tokens import InvalidTokenError
 from models import crud
 from models.database import SessionDep
-from models.schemas import Token, UserCreate, UserPublic
+from models.schemas import LogoutRequest, Token, UserCreate, UserPublic
+from models.types import utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-AuthConfigDep = Annotated[AuthConfig, Depends(get_auth_config)]
+REFRESH_COOKIE = "stockroom_refresh"
 FormField = Annotated[str | None, Form()]
+RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)]
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+COOKIE_PATH = "/auth"
+# Browsers cannot send a custom header cross-site without a CORS preflight that only our exact
+# origins pass, so requiring one makes the cookie useless to a forged form post (CSRF).
+BROWSER_HEADER = "X-Requested-With"
+
+
+def _set_refresh_cookie(response: Response, settings: Settings, issued: IssuedTokens) -> None:
+    max_age = int((issued.session_expires_at - utcnow()).total_seconds())
+    response.set_cookie(
+        REFRESH_COOKIE,
+        issued.refresh_token,
+        max_age=max(max_age, 0),
+        path=COOKIE_PATH,
+        secure=settings.REFRESH_COOKIE_SECURE,
+        httponly=True,
+        samesite=settings.REFRESH_COOKIE_SAMESITE,
+    )
+
+
+def _clear_refresh_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=COOKIE_PATH,
+        secure=settings.REFRESH_COOKIE_SECURE,
+        httponly=True,
+        samesite=settings.REFRESH_COOKIE_SAMESITE,
+    )
 
 
 @router.post(
@@ -31,46 +70,100 @@ async def register(body: UserCreate, db: SessionDep, config: AuthConfigDep) -> U
     return UserPublic.model_validate(user)
 
 
-@router.post("/token", response_model=Token, responses=OAUTH_ERROR)
+@router.post(
+    "/token", response_model=Token, response_model_exclude_none=True, responses=OAUTH_ERROR
+)
 async def token(
     request: Request,
     response: Response,
     db: SessionDep,
     config: AuthConfigDep,
+    settings: SettingsDep,
     grant_type: FormField = None,
     username: FormField = None,
     password: FormField = None,
     scope: FormField = None,
+    refresh_token: FormField = None,
     client_id: FormField = None,
     client_secret: FormField = None,
     user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
+    browser: Annotated[str | None, Header(alias=BROWSER_HEADER, include_in_schema=False)] = None,
+    cookie_token: Annotated[
+        str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)
+    ] = None,
 ) -> Token:
-    """OAuth2 token endpoint (RFC 6749 §4.3): the resource owner password grant.
+    """OAuth2 token endpoint (RFC 6749): `password` and `refresh_token` grants, form-encoded.
 
-    Form-encoded. `client_id`/`client_secret` are accepted and ignored: every client is public.
+    Every client is public: `client_id`/`client_secret` are accepted and ignored. Browsers send
+    `X-Requested-With`; they get the refresh token as an HttpOnly cookie instead of in the body.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in FORM_TYPES:
         raise OAuthError(
             "invalid_request", "Send the token request as application/x-www-form-urlencoded."
         )
+    browser_mode = bool(browser)
     if grant_type is None or grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required.")
         issued = await login(
-            db,
-            config,
-            email=username,
-            password=password,
-            scopes=parse_scope(scope),
-            user_agent=user_agent,
+            db, config, email=username, password=password, scope=scope, user_agent=user_agent
         )
+    elif grant_type == "refresh_token":
+        presented = refresh_token or (cookie_token if browser_mode else None)
+        if not presented:
+            raise OAuthError("invalid_request", "refresh_token is required.")
+        try:
+            issued = await refresh(db, config, refresh_token=presented, scope=scope)
+        except OAuthError as exc:
+            if browser_mode and exc.error == "invalid_grant":
+                _clear_refresh_cookie(response, settings)
+                exc.headers.update({"set-cookie": response.headers["set-cookie"]})
+            raise
     else:
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
+
     response.headers.update(NO_STORE)
+    if browser_mode:
+        _set_refresh_cookie(response, settings, issued)
     return Token(
         access_token=issued.access_token,
         expires_in=issued.expires_in,
         scope=issued.scope,
-        refresh_token=issued.refresh_token,
+        refresh_token=None if browser_mode else issued.refresh_token,
     )
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def logout(
+    request: Request,
+    db: SessionDep,
+    config: AuthConfigDep,
+    settings: SettingsDep,
+    body: Annotated[LogoutRequest | None, Body()] = None,
+    cookie_token: Annotated[
+        str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)
+    ] = None,
+) -> Response:
+    """End the current session: its access and refresh tokens stop working at once.
+
+    Idempotent. Authenticate with the bearer access token (expired ones are accepted here), or
+    send `{"refresh_token": ...}` if that is all the client holds.
+    """
+    scheme, bearer = get_authorization_scheme_param(request.headers.get("authorization"))
+    refresh_token = (body.refresh_token if body else None) or cookie_token
+    if scheme.lower() == "bearer" and bearer:
+        try:
+            claims = config.tokens.read_access_token(bearer, allow_expired=True)
+        except InvalidTokenError as exc:
+            raise unauthorized("The access token is invalid.") from exc
+        await end_session(db, session_id=claims.session_id, user_id=claims.user_id)
+    elif refresh_token:
+        await end_session_by_refresh_token(db, refresh_token)
+    else:
+        raise unauthorized(
+            "Send the access token, or the refresh token in the body.", token_sent=False
+        )
+    response = Response(status_code=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+    _clear_refresh_cookie(response, settings)
+    return response

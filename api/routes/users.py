@@ -1,12 +1,19 @@
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.responses import CONFLICT, FORBIDDEN, UNAUTHORIZED
+from fastapi import APIRouter, HTTPException, Path, status
+
+from api.deps import AuthConfigDep
+from api.responses import CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, Responses
 from auth.deps import AccountOwner, CurrentUser
+from auth.sessions import change_password, end_session
 from models import crud
 from models.database import SessionDep
-from models.schemas import UserPublic, UserUpdate
+from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
+from models.types import utcnow
 
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
+
+WRONG_PASSWORD: Responses = {400: {"model": ErrorBody, "description": "Wrong current password"}}
 
 
 @router.get("/me", response_model=UserPublic)
@@ -22,3 +29,59 @@ async def update_me(body: UserUpdate, principal: AccountOwner, db: SessionDep) -
         return UserPublic.model_validate(principal.user)
     user = await crud.update_user(db, principal.user.id, fields)
     return UserPublic.model_validate(user)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**WRONG_PASSWORD, **FORBIDDEN},
+)
+async def change_my_password(
+    body: PasswordChange, principal: AccountOwner, db: SessionDep, config: AuthConfigDep
+) -> None:
+    """Change the password and end every other session; this one stays logged in."""
+    changed = await change_password(
+        db,
+        config,
+        user=principal.user,
+        current_session_id=principal.session.id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+    if not changed:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="The current password is wrong.")
+
+
+@router.get("/me/sessions", response_model=list[SessionPublic], responses=FORBIDDEN)
+async def list_my_sessions(
+    principal: AccountOwner, db: SessionDep, config: AuthConfigDep
+) -> list[SessionPublic]:
+    assert principal.user.id is not None
+    sessions = await crud.list_live_sessions(
+        db, user_id=principal.user.id, idle_since=utcnow() - config.session_idle_timeout
+    )
+    return [
+        SessionPublic(
+            id=s.id,
+            created_at=s.created_at,
+            last_used_at=s.last_used_at,
+            expires_at=s.expires_at,
+            user_agent=s.user_agent,
+            scope=s.scope,
+            current=s.id == principal.session.id,
+        )
+        for s in sessions
+    ]
+
+
+@router.delete(
+    "/me/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**FORBIDDEN, **NOT_FOUND},
+)
+async def end_my_session(
+    session_id: Annotated[str, Path(max_length=64)], principal: AccountOwner, db: SessionDep
+) -> None:
+    assert principal.user.id is not None
+    if not await end_session(db, session_id=session_id, user_id=principal.user.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Session not found.")
