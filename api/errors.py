@@ -32,9 +32,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )
     # FastAPI's default echoes each `input` back: that can be a password, or a float like 1e400
     # that JSON cannot encode (a 500). Location, type and message are what a client needs.
-    detail = [
-        {"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()
-    ]
+    detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.config import Settings, get_settings
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.routes import auth, products, users
 from auth.config import AuthConfig
@@ -52,10 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Products that belong to the users who create them. Log in with **Authorize**.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.auth = build_auth_config(settings)
     install_error_handlers(app)
+    install_docs(app)
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,

@@ -10,11 +10,11 @@ import pytest
 # import never writes a development key file into the working tree.
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from api.config import Settings  # noqa: E402
-from api.main import create_app  # noqa: E402
-from tests.helpers import ApiClient  # noqa: E402
+from api.config import Settings
+from api.main import create_app
+from tests.helpers import ApiClient
 
 TEST_SECRET = secrets.token_urlsafe(48)
 

@@ -67,7 +67,7 @@ def test_token_signed_with_another_key_is_refused(client: ApiClient) -> None:
 
 def test_tampered_token_is_refused(client: ApiClient) -> None:
     _, token = client.new_user()
-    header, payload, signature = token["access_token"].split(".")
+    header, _payload, signature = token["access_token"].split(".")
     claims = claims_of(token["access_token"])
     claims["sub"] = str(int(claims["sub"]) + 1)
     other = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
@@ -77,9 +77,7 @@ def test_tampered_token_is_refused(client: ApiClient) -> None:
 
 def test_truncated_token_is_refused(client: ApiClient) -> None:
     _, token = client.new_user()
-    assert_invalid_token(
-        client.http.get("/users/me", headers=bearer(token["access_token"][:-10]))
-    )
+    assert_invalid_token(client.http.get("/users/me", headers=bearer(token["access_token"][:-10])))
 
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "sid", "jti", "aud", "iss"])

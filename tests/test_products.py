@@ -40,8 +40,14 @@ def test_owner_and_id_cannot_be_set_from_the_body(
 
 @pytest.mark.parametrize(
     "name",
-    ["O'Brien \"quoted\"", "'; DROP TABLE products; --", "<script>alert(1)</script>",
-     "日本語 ☃ 🎉 עברית", "  spaced  ", "a" * 200],
+    [
+        'O\'Brien "quoted"',
+        "'; DROP TABLE products; --",
+        "<script>alert(1)</script>",
+        "日本語 ☃ 🎉 עברית",
+        "  spaced  ",
+        "a" * 200,
+    ],
 )
 def test_names_round_trip_exactly(client: ApiClient, headers: dict[str, str], name: str) -> None:
     product = client.create_product(headers, name=name)
@@ -51,10 +57,21 @@ def test_names_round_trip_exactly(client: ApiClient, headers: dict[str, str], na
 @pytest.mark.parametrize(
     "fields",
     [
-        {"price": "abc"}, {"price": "NaN"}, {"price": "Infinity"}, {"price": "1e400"},
-        {"price": "1.001"}, {"price": "-1"}, {"price": "12345678901"},
-        {"price": None}, {"price": True}, {"name": ""}, {"name": "   "}, {"name": "a" * 201},
-        {"name": "nul\x00byte"}, {"name": 5}, {"description": "d" * 2001},
+        {"price": "abc"},
+        {"price": "NaN"},
+        {"price": "Infinity"},
+        {"price": "1e400"},
+        {"price": "1.001"},
+        {"price": "-1"},
+        {"price": "12345678901"},
+        {"price": None},
+        {"price": True},
+        {"name": ""},
+        {"name": "   "},
+        {"name": "a" * 201},
+        {"name": "nul\x00byte"},
+        {"name": 5},
+        {"description": "d" * 2001},
         {"description": "nul\x00"},
     ],
 )
@@ -157,8 +174,9 @@ def test_list_defaults_to_20(client: ApiClient, headers: dict[str, str]) -> None
     assert (page["limit"], page["offset"], page["items"]) == (20, 0, [])
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "offset=-1",
-                                   "offset=99999999999999999999"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=abc", "offset=-1", "offset=99999999999999999999"]
+)
 def test_out_of_range_paging_is_422(client: ApiClient, headers: dict[str, str], query: str) -> None:
     assert client.http.get(f"/products?{query}", headers=headers).status_code == 422
 
@@ -169,7 +187,9 @@ def test_bad_product_ids_are_404_or_422(
 ) -> None:
     for method in ("GET", "PATCH", "DELETE"):
         response = client.http.request(
-            method, f"/products/{product_id}", headers=headers,
+            method,
+            f"/products/{product_id}",
+            headers=headers,
             json={"name": "x"} if method == "PATCH" else None,
         )
         assert response.status_code in (404, 422), (method, response.status_code)

@@ -41,10 +41,19 @@ def test_eight_concurrent_identical_registrations_create_exactly_one(client: Api
         {"email": ["a@example.com"], "password": PASSWORD},
         {"email": "a@example.com", "password": 12345678},
     ],
-    ids=["malformed-email", "short-password", "no-password", "no-email", "extra-field",
-         "wrong-type-email", "wrong-type-password"],
+    ids=[
+        "malformed-email",
+        "short-password",
+        "no-password",
+        "no-email",
+        "extra-field",
+        "wrong-type-email",
+        "wrong-type-password",
+    ],
 )
-def test_invalid_registration_is_422_with_a_message(client: ApiClient, body: dict[str, object]) -> None:
+def test_invalid_registration_is_422_with_a_message(
+    client: ApiClient, body: dict[str, object]
+) -> None:
     response = client.http.post("/auth/register", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["msg"]

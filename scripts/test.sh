@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (Debian packages, Python and npm packages) and run it.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k refresh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+.ci/install-system-deps
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    # shellcheck disable=SC1091
+    . .venv/bin/activate
+fi
+python -m pip install --quiet --upgrade pip
+python -m pip install --quiet -e '.[test]'
+if [ -f web/package.json ]; then
+    (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+fi
+exec python -m pytest "$@"

@@ -1,0 +1,90 @@
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from passlib.hash import bcrypt
+
+from api.config import Settings
+from api.main import create_app
+from auth.passwords import DEFAULT_ROUNDS, PasswordHasher
+from tests.conftest import make_settings
+from tests.helpers import ApiClient, unique_email
+
+PREFIX = "p" * 72
+
+
+def test_default_cost_is_bcrypt_12() -> None:
+    assert DEFAULT_ROUNDS >= 12
+    assert Settings.model_fields["PASSWORD_HASH_ROUNDS"].default >= 12
+
+
+def test_passwords_differing_after_byte_72_are_different(client: ApiClient) -> None:
+    email = unique_email()
+    client.register(email, PREFIX + "A")
+    assert client.token(email, PREFIX + "A").status_code == 200
+    assert client.token(email, PREFIX + "B").status_code == 400
+
+
+def test_multibyte_passwords_differing_after_byte_72_are_different(client: ApiClient) -> None:
+    email = unique_email()
+    snowmen = "☃" * 30  # 90 bytes
+    client.register(email, snowmen + "A")
+    assert client.token(email, snowmen + "A").status_code == 200
+    assert client.token(email, snowmen + "B").status_code == 400
+
+
+def test_a_1024_character_password_works(client: ApiClient) -> None:
+    email = unique_email()
+    password = "x" * 1023 + "y"
+    assert client.register(email, password).status_code == 201
+    assert client.token(email, password).status_code == 200
+
+
+def test_absurd_password_at_login_is_refused_without_hashing(client: ApiClient) -> None:
+    response = client.token(unique_email(), "x" * 100_000)
+    assert response.status_code in (400, 413, 422)
+
+
+def test_outdated_hash_is_upgraded_on_login(tmp_path: Path) -> None:
+    email = unique_email()
+    with TestClient(create_app(make_settings(tmp_path, PASSWORD_HASH_ROUNDS=4))) as http:
+        ApiClient(http).register(email)
+    db_path = tmp_path / "stockroom.db"
+    import sqlite3
+
+    def stored_hash() -> str:
+        with sqlite3.connect(db_path) as db:
+            row = db.execute(
+                "SELECT hashed_password FROM users WHERE email = ?", (email,)
+            ).fetchone()
+        return str(row[0])
+
+    assert "r=4$" in stored_hash()
+    with TestClient(create_app(make_settings(tmp_path, PASSWORD_HASH_ROUNDS=5))) as http:
+        assert ApiClient(http).token(email).status_code == 200
+    assert "r=5$" in stored_hash()
+
+
+def test_legacy_plain_bcrypt_hash_still_logs_in_and_is_upgraded(tmp_path: Path) -> None:
+    email = unique_email()
+    with TestClient(create_app(make_settings(tmp_path))) as http:
+        client = ApiClient(http)
+        client.register(email)
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "stockroom.db") as db:
+            legacy = bcrypt.using(rounds=4).hash("correct horse battery staple")
+            db.execute("UPDATE users SET hashed_password = ? WHERE email = ?", (legacy, email))
+        assert client.token(email).status_code == 200
+        with sqlite3.connect(tmp_path / "stockroom.db") as db:
+            (stored,) = db.execute(
+                "SELECT hashed_password FROM users WHERE email = ?", (email,)
+            ).fetchone()
+    assert stored.startswith("$bcrypt-sha256$")
+
+
+def test_hasher_refuses_nothing_it_stored_itself() -> None:
+    hasher = PasswordHasher(rounds=4)
+    hashed = hasher.hash_sync("naïve password ☃")
+    assert hasher._verify_sync("naïve password ☃", hashed) == (True, None)
+    assert hasher._verify_sync("naive password", hashed)[0] is False
+    assert hasher._verify_sync("anything", "not a hash") == (False, None)

@@ -1,0 +1,113 @@
+from tests.helpers import ApiClient, bearer
+
+
+def test_password_grant_also_returns_a_refresh_token_and_scope(client: ApiClient) -> None:
+    _, token = client.new_user()
+    assert len(token["refresh_token"]) >= 43  # 256 bits, base64url
+    assert token["scope"] == "account products:read products:write"
+
+
+def test_refresh_returns_new_access_and_refresh_tokens(client: ApiClient) -> None:
+    _, token = client.new_user()
+    response = client.refresh(token["refresh_token"])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["refresh_token"] != token["refresh_token"]
+    assert body["access_token"] != token["access_token"]
+    assert response.headers["cache-control"] == "no-store"
+    assert client.http.get("/users/me", headers=bearer(body["access_token"])).status_code == 200
+
+
+def test_reusing_a_spent_refresh_token_revokes_the_whole_session(client: ApiClient) -> None:
+    _, first = client.new_user()
+    second = client.refresh(first["refresh_token"]).json()  # first is now spent
+    reuse = client.refresh(first["refresh_token"])
+    assert reuse.status_code == 400
+    assert reuse.json()["error"] == "invalid_grant"
+    # The descendant issued in between is dead too, and so are the access tokens.
+    assert client.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
+    for access in (first["access_token"], second["access_token"]):
+        assert client.http.get("/users/me", headers=bearer(access)).status_code == 401
+
+
+def test_reuse_does_not_touch_other_sessions_of_the_user(client: ApiClient) -> None:
+    email, first = client.new_user()
+    other = client.login(email)
+    client.refresh(first["refresh_token"])
+    client.refresh(first["refresh_token"])
+    assert client.http.get("/users/me", headers=bearer(other["access_token"])).status_code == 200
+
+
+def test_unknown_refresh_token_is_invalid_grant(client: ApiClient) -> None:
+    response = client.refresh("not-a-token")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
+
+
+def test_refresh_without_a_token_is_invalid_request(client: ApiClient) -> None:
+    response = client.http.post("/auth/token", data={"grant_type": "refresh_token"})
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_access_token_is_not_a_refresh_token(client: ApiClient) -> None:
+    _, token = client.new_user()
+    assert client.refresh(token["access_token"]).json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_is_not_an_access_token(client: ApiClient) -> None:
+    _, token = client.new_user()
+    response = client.http.get("/users/me", headers=bearer(token["refresh_token"]))
+    assert response.status_code == 401
+
+
+def test_refresh_may_narrow_the_scope(client: ApiClient) -> None:
+    _, token = client.new_user()
+    response = client.refresh(token["refresh_token"], scope="products:read")
+    assert response.json()["scope"] == "products:read"
+    headers = bearer(response.json()["access_token"])
+    assert client.http.get("/products", headers=headers).status_code == 200
+    assert (
+        client.http.post("/products", json={"name": "x", "price": 1}, headers=headers).status_code
+        == 403
+    )
+
+
+def test_refresh_never_widens_the_scope(client: ApiClient) -> None:
+    _, token = client.new_user(scope="products:read")
+    response = client.refresh(token["refresh_token"], scope="products:read products:write")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+    # A refused request does not cost the client its refresh token.
+    assert client.refresh(token["refresh_token"]).status_code == 200
+
+
+def test_refresh_without_scope_keeps_the_original_grant(client: ApiClient) -> None:
+    _, token = client.new_user(scope="products:read")
+    narrowed = client.refresh(token["refresh_token"], scope="products:read").json()
+    assert client.refresh(narrowed["refresh_token"]).json()["scope"] == "products:read"
+
+
+def test_session_past_its_absolute_lifetime_cannot_refresh(client: ApiClient) -> None:
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    _, token = client.new_user()
+    db_path = client.http.app.state.settings.DATABASE_URL.removeprefix("sqlite:///")  # type: ignore[attr-defined]
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(sep=" ")
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE auth_sessions SET expires_at = ?", (past,))
+    assert client.refresh(token["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_idle_session_cannot_refresh(client: ApiClient) -> None:
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    _, token = client.new_user()
+    db_path = client.http.app.state.settings.DATABASE_URL.removeprefix("sqlite:///")  # type: ignore[attr-defined]
+    long_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat(sep=" ")
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE auth_sessions SET last_used_at = ?", (long_ago,))
+    response = client.refresh(token["refresh_token"])
+    assert response.json()["error"] == "invalid_grant"
+    assert "idle" in response.json()["error_description"]

@@ -1,0 +1,93 @@
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from api.config import Settings, load_or_create_secret
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_import(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    return subprocess.run(
+        [sys.executable, "-c", "import api.main"],
+        env={**clean, "PYTHONPATH": str(REPO), "PASSWORD_HASH_ROUNDS": "4", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    result = run_import({"ENVIRONMENT": "production", "PASSWORD_HASH_ROUNDS": "12"}, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
+    result = run_import(
+        {"ENVIRONMENT": "production", "SECRET_KEY": "too-short", "PASSWORD_HASH_ROUNDS": "12"},
+        tmp_path,
+    )
+    assert result.returncode != 0
+    assert "at least 32 bytes" in result.stderr
+    assert "too-short" not in result.stderr
+
+
+def test_production_starts_with_a_strong_key(tmp_path: Path) -> None:
+    result = run_import(
+        {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 48, "PASSWORD_HASH_ROUNDS": "12"},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_development_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    assert run_import({}, tmp_path).returncode == 0
+    key_file = tmp_path / ".stockroom-secret-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    first = key_file.read_text()
+    assert len(first) >= 32
+    result = run_import({}, tmp_path)
+    assert key_file.read_text() == first
+    assert first not in result.stderr + result.stdout
+
+
+def test_concurrent_workers_agree_on_one_development_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: load_or_create_secret(path), range(8)))
+    assert len(keys) == 1
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_access_token_lifetime_is_capped_at_a_day() -> None:
+    with pytest.raises(ValueError, match="ACCESS_TOKEN_EXPIRE_MINUTES"):
+        Settings(ACCESS_TOKEN_EXPIRE_MINUTES=1441)
+    assert Settings().ACCESS_TOKEN_EXPIRE_MINUTES == 15
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["https://a.example,http://localhost:5173", '["https://a.example", "http://localhost:5173"]'],
+)
+def test_cors_origins_accept_comma_lists_and_json(
+    raw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", raw)
+    assert Settings().CORS_ORIGINS == ["https://a.example", "http://localhost:5173"]
+
+
+def test_cors_wildcard_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "*")
+    with pytest.raises(ValueError, match="exact origins"):
+        Settings()
