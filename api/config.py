@@ -7,9 +7,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.throttling import ThrottleLimits
 from auth.tokens import MIN_SECRET_BYTES
 
 logger = logging.getLogger("stockroom")
@@ -45,7 +47,38 @@ class Settings(BaseSettings):
     DB_MAX_OVERFLOW: int = Field(default=10, ge=0)
     DB_POOL_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5, gt=0)
+    REDIS_URL: str | None = None
+    LOGIN_FAILURE_LIMIT_PER_ACCOUNT: str = "10/15 minutes"
+    LOGIN_FAILURE_LIMIT_PER_ADDRESS: str = "100/15 minutes"
+    REGISTRATION_LIMIT_PER_ADDRESS: str = "20/hour"
+    REFRESH_LIMIT_PER_ADDRESS: str = "120/minute"
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(default=8000, ge=1, le=65535)
+    WORKERS: int = Field(default=1, ge=1)
+    # Addresses of reverse proxies whose X-Forwarded-For is believed (uvicorn's option).
+    FORWARDED_ALLOW_IPS: str = ""
     LOG_LEVEL: str = "INFO"
+
+    @field_validator(
+        "LOGIN_FAILURE_LIMIT_PER_ACCOUNT",
+        "LOGIN_FAILURE_LIMIT_PER_ADDRESS",
+        "REGISTRATION_LIMIT_PER_ADDRESS",
+        "REFRESH_LIMIT_PER_ADDRESS",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/15 minutes': {value!r}") from exc
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("REDIS_URL must start with redis:// or rediss://")
+        return value or None
 
     @field_validator("CORS_ORIGINS", "PREVIOUS_SECRET_KEYS", mode="before")
     @classmethod
@@ -87,6 +120,15 @@ class Settings(BaseSettings):
         if self.SECRET_KEY is not None:
             return self.SECRET_KEY.get_secret_value()
         return load_or_create_secret(self.SECRET_KEY_FILE)
+
+    @property
+    def throttle_limits(self) -> ThrottleLimits:
+        return ThrottleLimits.parse(
+            account=self.LOGIN_FAILURE_LIMIT_PER_ACCOUNT,
+            address=self.LOGIN_FAILURE_LIMIT_PER_ADDRESS,
+            register=self.REGISTRATION_LIMIT_PER_ADDRESS,
+            refresh=self.REFRESH_LIMIT_PER_ADDRESS,
+        )
 
     @property
     def access_ttl_seconds(self) -> int:

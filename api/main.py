@@ -8,7 +8,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.config import Settings, get_settings
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.middleware import DeclaredBodyLimitMiddleware, SecurityHeadersMiddleware
 from api.routes import auth, products, users
+from api.throttling import Throttle
 from auth.config import AuthConfig
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
@@ -58,8 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.auth = build_auth_config(settings)
+    app.state.throttle = Throttle(settings.throttle_limits, settings.REDIS_URL)
     install_error_handlers(app)
     install_docs(app)
+    # The last added is the outermost: security headers on every answer, CORS headers even on
+    # a 413, and the declared-length check before anything reads the body.
+    app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -70,9 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "WWW-Authenticate"],
             max_age=600,
         )
-    app.include_router(auth.router)
-    app.include_router(users.router)
-    app.include_router(products.router)
+    app.add_middleware(SecurityHeadersMiddleware)
+    # Per router, not per app: the app-level limit sits outside our middleware and answers a
+    # declared oversized body in plain text; here FastAPI raises a 413 our handlers render.
+    for router in (auth.router, users.router, products.router):
+        app.include_router(router, max_body_size=settings.MAX_BODY_BYTES)
     return app
 
 

@@ -21,3 +21,10 @@ CONFLICT: Responses = {
 OAUTH_ERROR: Responses = {
     400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error"},
 }
+TOO_MANY: Responses = {
+    429: {
+        "model": ErrorBody,
+        "description": "Too many attempts; wait the seconds in `Retry-After`",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+}

@@ -14,9 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-PASSWORD_MIN_LENGTH = 8
-# NIST SP 800-63B asks for at least 64; far more than that is only a way to burn CPU.
-PASSWORD_MAX_LENGTH = 1024
+from models.password_policy import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, password_problem
+
 PRICE_MAX_DIGITS = 10
 PRICE_PLACES = 2
 
@@ -34,6 +33,13 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _not_common(value: str) -> str:
+    problem = password_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 def _normalise_email(value: str) -> str:
     return value.lower()
 
@@ -43,6 +49,7 @@ Password = Annotated[
     str,
     Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
     AfterValidator(_no_nul),
+    AfterValidator(_not_common),
 ]
 ProductName = Annotated[
     str, Field(min_length=1, max_length=200), AfterValidator(_no_nul), AfterValidator(_not_blank)
@@ -72,6 +79,13 @@ class UserCreate(StrictInput):
     email: Email
     password: Password
     full_name: FullName | None = None
+
+    @model_validator(mode="after")
+    def _password_is_not_the_email(self) -> "UserCreate":
+        problem = password_problem(self.password, self.email)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class UserUpdate(StrictInput):

@@ -24,6 +24,10 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "SECRET_KEY": TEST_SECRET,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'stockroom.db'}",
         "PASSWORD_HASH_ROUNDS": 4,
+        # Suites register and log in far more than any person; throttle tests set their own.
+        "REGISTRATION_LIMIT_PER_ADDRESS": "100000/hour",
+        "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "100000/hour",
+        "REFRESH_LIMIT_PER_ADDRESS": "100000/hour",
         **overrides,
     }
     return Settings(**values)

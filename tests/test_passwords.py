@@ -88,3 +88,37 @@ def test_hasher_refuses_nothing_it_stored_itself() -> None:
     assert hasher._verify_sync("naïve password ☃", hashed) == (True, None)
     assert hasher._verify_sync("naive password", hashed)[0] is False
     assert hasher._verify_sync("anything", "not a hash") == (False, None)
+
+
+def test_common_password_is_refused_with_a_reason(client: ApiClient) -> None:
+    response = client.register(unique_email(), "Password123")
+    assert response.status_code == 422
+    assert "commonly used" in response.json()["detail"][0]["msg"]
+
+
+def test_password_equal_to_the_email_is_refused(client: ApiClient) -> None:
+    email = unique_email()
+    response = client.register(email, email.upper())
+    assert response.status_code == 422
+    assert "e-mail" in response.json()["detail"][0]["msg"]
+
+
+def test_the_bundled_list_has_at_least_ten_thousand_passwords() -> None:
+    from models.password_policy import common_passwords
+
+    assert len(common_passwords()) >= 10_000
+    assert {"123456", "password", "qwerty"} <= common_passwords()
+
+
+def test_new_password_must_not_be_common_or_the_email(client: ApiClient) -> None:
+    from tests.helpers import PASSWORD, bearer
+
+    email, token = client.new_user()
+    for new in ("iloveyou", email):
+        response = client.http.post(
+            "/users/me/password",
+            json={"current_password": PASSWORD, "new_password": new},
+            headers=bearer(token["access_token"]),
+        )
+        assert response.status_code == 422, new
+        assert response.json()["detail"][0]["msg"]

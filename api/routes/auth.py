@@ -1,11 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Cookie, Form, Header, Request, Response, status
+from fastapi import APIRouter, Body, Cookie, Form, Header, HTTPException, Request, Response, status
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.config import Settings
 from api.deps import AuthConfigDep, SettingsDep
-from api.responses import CONFLICT, OAUTH_ERROR, UNAUTHORIZED
+from api.responses import CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
+from api.throttling import ThrottleDep, account_key, address_key
 from auth.deps import unauthorized
 from auth.errors import NO_STORE, OAuthError
 from auth.sessions import (
@@ -18,7 +19,7 @@ from auth.sessions import (
 from auth.tokens import InvalidTokenError
 from models import crud
 from models.database import SessionDep
-from models.schemas import LogoutRequest, Token, UserCreate, UserPublic
+from models.schemas import LogoutRequest, OAuthErrorBody, Token, UserCreate, UserPublic
 from models.types import utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -31,6 +32,15 @@ COOKIE_PATH = "/auth"
 # Browsers cannot send a custom header cross-site without a CORS preflight that only our exact
 # origins pass, so requiring one makes the cookie useless to a forged form post (CSRF).
 BROWSER_HEADER = "X-Requested-With"
+
+
+def too_many(what: str, wait: int) -> OAuthError:
+    return OAuthError(
+        "slow_down",
+        f"{what} from here; try again in {wait} seconds.",
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def _set_refresh_cookie(response: Response, settings: Settings, issued: IssuedTokens) -> None:
@@ -60,9 +70,20 @@ def _clear_refresh_cookie(response: Response, settings: Settings) -> None:
     "/register",
     response_model=UserPublic,
     status_code=status.HTTP_201_CREATED,
-    responses=CONFLICT,
+    responses={**CONFLICT, **TOO_MANY},
 )
-async def register(body: UserCreate, db: SessionDep, config: AuthConfigDep) -> UserPublic:
+async def register(
+    request: Request, body: UserCreate, db: SessionDep, config: AuthConfigDep, throttle: ThrottleDep
+) -> UserPublic:
+    limit, address = throttle.limits.registrations_per_address, address_key(request)
+    wait = await throttle.retry_after(limit, address)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many registrations from this address; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    await throttle.hit(limit, address)
     hashed = await config.passwords.hash(body.password)  # before the write: short transactions
     user = await crud.create_user(
         db, email=body.email, hashed_password=hashed, full_name=body.full_name
@@ -71,7 +92,10 @@ async def register(body: UserCreate, db: SessionDep, config: AuthConfigDep) -> U
 
 
 @router.post(
-    "/token", response_model=Token, response_model_exclude_none=True, responses=OAUTH_ERROR
+    "/token",
+    response_model=Token,
+    response_model_exclude_none=True,
+    responses={**OAUTH_ERROR, 429: {"model": OAuthErrorBody, "description": "Too many attempts"}},
 )
 async def token(
     request: Request,
@@ -79,6 +103,7 @@ async def token(
     db: SessionDep,
     config: AuthConfigDep,
     settings: SettingsDep,
+    throttle: ThrottleDep,
     grant_type: FormField = None,
     username: FormField = None,
     password: FormField = None,
@@ -103,16 +128,35 @@ async def token(
             "invalid_request", "Send the token request as application/x-www-form-urlencoded."
         )
     browser_mode = bool(browser)
+    address = address_key(request)
     if grant_type is None or grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required.")
-        issued = await login(
-            db, config, email=username, password=password, scope=scope, user_agent=user_agent
+        keys = (account_key(username), address)
+        limits = throttle.limits
+        wait = max(
+            await throttle.retry_after(limits.login_failures_per_account, keys[0]) or 0,
+            await throttle.retry_after(limits.login_failures_per_address, keys[1]) or 0,
         )
+        if wait:
+            raise too_many("Too many failed logins", wait)
+        try:
+            issued = await login(
+                db, config, email=username, password=password, scope=scope, user_agent=user_agent
+            )
+        except OAuthError as exc:
+            if exc.error == "invalid_grant":
+                await throttle.hit(limits.login_failures_per_account, keys[0])
+                await throttle.hit(limits.login_failures_per_address, keys[1])
+            raise
     elif grant_type == "refresh_token":
         presented = refresh_token or (cookie_token if browser_mode else None)
         if not presented:
             raise OAuthError("invalid_request", "refresh_token is required.")
+        refresh_wait = await throttle.retry_after(throttle.limits.refreshes_per_address, address)
+        if refresh_wait:
+            raise too_many("Too many refreshes", refresh_wait)
+        await throttle.hit(throttle.limits.refreshes_per_address, address)
         try:
             issued = await refresh(db, config, refresh_token=presented, scope=scope)
         except OAuthError as exc:

@@ -8,6 +8,7 @@ from auth.deps import AccountOwner, CurrentUser
 from auth.sessions import change_password, end_session
 from models import crud
 from models.database import SessionDep
+from models.password_policy import password_problem
 from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
 
@@ -40,6 +41,12 @@ async def change_my_password(
     body: PasswordChange, principal: AccountOwner, db: SessionDep, config: AuthConfigDep
 ) -> None:
     """Change the password and end every other session; this one stays logged in."""
+    problem = password_problem(body.new_password, principal.user.email)
+    if problem is not None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"type": "value_error", "loc": ["body", "new_password"], "msg": problem}],
+        )
     changed = await change_password(
         db,
         config,

@@ -1,0 +1,48 @@
+"""`stockroom serve`: uvicorn with Stockroom's settings and safe defaults."""
+
+import argparse
+
+import uvicorn
+
+from api.config import get_settings
+
+
+def serve(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    trusted = (
+        args.forwarded_allow_ips
+        if args.forwarded_allow_ips is not None
+        else (settings.FORWARDED_ALLOW_IPS)
+    )
+    uvicorn.run(
+        "api.main:app",
+        host=args.host or settings.HOST,
+        port=args.port or settings.PORT,
+        workers=args.workers or settings.WORKERS,
+        # Believe X-Forwarded-For only from the listed proxies; with none listed, from nobody.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+        server_header=False,
+        log_level=settings.LOG_LEVEL.lower(),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stockroom", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="run the API (settings from the environment)")
+    serve_parser.add_argument("--host", help="default: HOST or 127.0.0.1")
+    serve_parser.add_argument("--port", type=int, help="default: PORT or 8000")
+    serve_parser.add_argument("--workers", type=int, help="default: WORKERS or 1")
+    serve_parser.add_argument(
+        "--forwarded-allow-ips",
+        help="comma-separated proxy addresses whose X-Forwarded-For is trusted "
+        "(default: FORWARDED_ALLOW_IPS, empty = trust none)",
+    )
+    serve_parser.set_defaults(run=serve)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
