@@ -1,10 +1,13 @@
-"""`stockroom serve`: uvicorn with Stockroom's settings and safe defaults."""
+"""`stockroom serve` runs the API with its settings; `stockroom migrate` brings the schema to head."""
 
 import argparse
+import asyncio
 
 import uvicorn
 
 from api.config import get_settings
+from migrations import schema_revision, upgrade_to_head
+from models.database import create_engine
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -27,6 +30,19 @@ def serve(args: argparse.Namespace) -> None:
     )
 
 
+def migrate(_args: argparse.Namespace) -> None:
+    async def run() -> tuple[str | None, str | None]:
+        engine = create_engine(get_settings().DATABASE_URL)
+        try:
+            await upgrade_to_head(engine)
+            return await schema_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current, head = asyncio.run(run())
+    print(f"stockroom: database at revision {current} (head {head})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="stockroom", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         "(default: FORWARDED_ALLOW_IPS, empty = trust none)",
     )
     serve_parser.set_defaults(run=serve)
+    migrate_parser = commands.add_parser("migrate", help="upgrade the database schema to head")
+    migrate_parser.set_defaults(run=migrate)
     args = parser.parse_args(argv)
     args.run(args)
 

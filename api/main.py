@@ -9,12 +9,13 @@ from api.config import Settings, get_settings
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import DeclaredBodyLimitMiddleware, SecurityHeadersMiddleware
-from api.routes import auth, products, users
+from api.routes import auth, health, products, users
 from api.throttling import Throttle
 from auth.config import AuthConfig
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
-from models.database import create_engine, init_schema, make_sessionmaker
+from migrations import upgrade_to_head
+from models.database import create_engine, make_sessionmaker
 
 
 def build_auth_config(settings: Settings) -> AuthConfig:
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_timeout=settings.DB_POOL_TIMEOUT_SECONDS,
             connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
         )
-        await init_schema(engine)
+        await upgrade_to_head(engine)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         try:
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # declared oversized body in plain text; here FastAPI raises a 413 our handlers render.
     for router in (auth.router, users.router, products.router):
         app.include_router(router, max_body_size=settings.MAX_BODY_BYTES)
+    app.include_router(health.router, max_body_size=0)
     return app
 
 

@@ -20,10 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
-
-import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 SQLITE_BUSY_TIMEOUT_S = 30
 # Any fixed 64-bit number; workers and hosts agree on it to serialise schema changes.
@@ -38,6 +35,14 @@ def async_url(database_url: str) -> URL:
     if url.get_backend_name() == "postgresql":
         return url.set(drivername="postgresql+psycopg")
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def sync_url(database_url: str) -> URL:
+    """The same database through a blocking driver, for Alembic's command line."""
+    url = async_url(database_url)
+    return url.set(
+        drivername="sqlite" if url.get_backend_name() == "sqlite" else "postgresql+psycopg"
+    )
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -94,7 +99,7 @@ def create_engine(
 
 
 @asynccontextmanager
-async def _schema_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def schema_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """Hold a lock every worker and host respects while the schema is created or migrated."""
     path = sqlite_path(engine.url)
     if path is not None:
@@ -112,11 +117,6 @@ async def _schema_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         if engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK_ID})
         yield conn
-
-
-async def init_schema(engine: AsyncEngine) -> None:
-    async with _schema_lock(engine) as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

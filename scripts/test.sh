@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs (Debian packages, Python and npm packages) and run it.
 # Extra arguments go to pytest, e.g. `scripts/test.sh -k refresh`.
+# Runs as root on CI; as another user, the Debian packages must already be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +16,6 @@ python -m pip install --quiet -e '.[test]'
 if [ -f web/package.json ]; then
     (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 fi
-exec python -m pytest "$@"
+# The whole suite twice: on SQLite files, then on a PostgreSQL the fixtures start and stop.
+python -m pytest "$@"
+STOCKROOM_TEST_DATABASE=postgres python -m pytest "$@"

@@ -7,7 +7,7 @@ import pytest
 from jose import jwt
 
 from api.config import Settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, execute_sql
 from tests.helpers import ApiClient, bearer
 
 
@@ -123,12 +123,8 @@ def test_token_for_a_user_that_no_longer_exists_is_refused(client: ApiClient) ->
 
 
 def test_token_of_an_inactive_user_is_refused(client: ApiClient, settings: Settings) -> None:
-    import sqlite3
-
     email, token = client.new_user()
-    db_path = settings.DATABASE_URL.removeprefix("sqlite:///")
-    with sqlite3.connect(db_path) as db:
-        db.execute("UPDATE users SET is_active = 0 WHERE email = ?", (email,))
+    execute_sql(settings, "UPDATE users SET is_active = false WHERE email = :email", email=email)
     assert_invalid_token(client.http.get("/users/me", headers=bearer(token["access_token"])))
     assert client.token(email).status_code == 400
 

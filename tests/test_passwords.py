@@ -6,7 +6,7 @@ from passlib.hash import bcrypt
 from api.config import Settings
 from api.main import create_app
 from auth.passwords import DEFAULT_ROUNDS, PasswordHasher
-from tests.conftest import make_settings
+from tests.conftest import execute_sql, make_settings
 from tests.helpers import ApiClient, unique_email
 
 PREFIX = "p" * 72
@@ -48,15 +48,11 @@ def test_outdated_hash_is_upgraded_on_login(tmp_path: Path) -> None:
     email = unique_email()
     with TestClient(create_app(make_settings(tmp_path, PASSWORD_HASH_ROUNDS=4))) as http:
         ApiClient(http).register(email)
-    db_path = tmp_path / "stockroom.db"
-    import sqlite3
+    settings = make_settings(tmp_path)
 
     def stored_hash() -> str:
-        with sqlite3.connect(db_path) as db:
-            row = db.execute(
-                "SELECT hashed_password FROM users WHERE email = ?", (email,)
-            ).fetchone()
-        return str(row[0])
+        sql = "SELECT hashed_password FROM users WHERE email = :email"
+        return str(execute_sql(settings, sql, email=email)[0][0])
 
     assert "r=4$" in stored_hash()
     with TestClient(create_app(make_settings(tmp_path, PASSWORD_HASH_ROUNDS=5))) as http:
@@ -66,20 +62,20 @@ def test_outdated_hash_is_upgraded_on_login(tmp_path: Path) -> None:
 
 def test_legacy_plain_bcrypt_hash_still_logs_in_and_is_upgraded(tmp_path: Path) -> None:
     email = unique_email()
-    with TestClient(create_app(make_settings(tmp_path))) as http:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings)) as http:
         client = ApiClient(http)
         client.register(email)
-        import sqlite3
-
-        with sqlite3.connect(tmp_path / "stockroom.db") as db:
-            legacy = bcrypt.using(rounds=4).hash("correct horse battery staple")
-            db.execute("UPDATE users SET hashed_password = ? WHERE email = ?", (legacy, email))
+        legacy = bcrypt.using(rounds=4).hash("correct horse battery staple")
+        execute_sql(
+            settings,
+            "UPDATE users SET hashed_password = :hash WHERE email = :email",
+            hash=legacy,
+            email=email,
+        )
         assert client.token(email).status_code == 200
-        with sqlite3.connect(tmp_path / "stockroom.db") as db:
-            (stored,) = db.execute(
-                "SELECT hashed_password FROM users WHERE email = ?", (email,)
-            ).fetchone()
-    assert stored.startswith("$bcrypt-sha256$")
+    sql = "SELECT hashed_password FROM users WHERE email = :email"
+    assert execute_sql(settings, sql, email=email)[0][0].startswith("$bcrypt-sha256$")
 
 
 def test_hasher_refuses_nothing_it_stored_itself() -> None:

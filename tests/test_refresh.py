@@ -1,3 +1,7 @@
+from datetime import UTC, datetime, timedelta
+
+from api.config import Settings
+from tests.conftest import execute_sql
 from tests.helpers import ApiClient, bearer
 
 
@@ -87,27 +91,19 @@ def test_refresh_without_scope_keeps_the_original_grant(client: ApiClient) -> No
     assert client.refresh(narrowed["refresh_token"]).json()["scope"] == "products:read"
 
 
-def test_session_past_its_absolute_lifetime_cannot_refresh(client: ApiClient) -> None:
-    import sqlite3
-    from datetime import UTC, datetime, timedelta
-
+def test_session_past_its_absolute_lifetime_cannot_refresh(
+    client: ApiClient, settings: Settings
+) -> None:
     _, token = client.new_user()
-    db_path = client.http.app.state.settings.DATABASE_URL.removeprefix("sqlite:///")  # type: ignore[attr-defined]
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(sep=" ")
-    with sqlite3.connect(db_path) as db:
-        db.execute("UPDATE auth_sessions SET expires_at = ?", (past,))
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    execute_sql(settings, "UPDATE auth_sessions SET expires_at = :past", past=past)
     assert client.refresh(token["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_idle_session_cannot_refresh(client: ApiClient) -> None:
-    import sqlite3
-    from datetime import UTC, datetime, timedelta
-
+def test_idle_session_cannot_refresh(client: ApiClient, settings: Settings) -> None:
     _, token = client.new_user()
-    db_path = client.http.app.state.settings.DATABASE_URL.removeprefix("sqlite:///")  # type: ignore[attr-defined]
-    long_ago = (datetime.now(UTC) - timedelta(days=8)).isoformat(sep=" ")
-    with sqlite3.connect(db_path) as db:
-        db.execute("UPDATE auth_sessions SET last_used_at = ?", (long_ago,))
+    long_ago = datetime.now(UTC) - timedelta(days=8)
+    execute_sql(settings, "UPDATE auth_sessions SET last_used_at = :t", t=long_ago)
     response = client.refresh(token["refresh_token"])
     assert response.json()["error"] == "invalid_grant"
     assert "idle" in response.json()["error_description"]

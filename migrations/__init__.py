@@ -1,0 +1,47 @@
+"""Alembic owns the schema on SQLite and PostgreSQL.
+
+`upgrade_to_head` runs at start-up under a lock every worker and host respects, so an empty or
+older database is brought to head exactly once however many processes start together.
+"""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models.database import schema_lock
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> None:
+    async with schema_lock(engine) as connection:
+        await connection.run_sync(_upgrade)
+
+
+def _revision(connection: Connection) -> tuple[str | None, str | None]:
+    current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return current, head
+
+
+async def schema_revision(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """(current revision of the database, head revision of the code)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_revision)

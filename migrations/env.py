@@ -1,0 +1,46 @@
+"""Alembic environment: used by start-up (with a connection) and by `alembic upgrade head`."""
+
+import os
+from typing import Any, Literal
+
+from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401  (registers the tables)
+from models.database import sync_url
+from models.types import UTCDateTime
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    # Migrations must not depend on application classes that may change later.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+        render_item=render_item,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    url = os.environ.get("DATABASE_URL", "sqlite:///./stockroom.db")
+    engine = create_engine(sync_url(url))
+    with engine.begin() as new_connection:
+        run(new_connection)
+    engine.dispose()

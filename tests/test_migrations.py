@@ -1,0 +1,75 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401
+from api.config import Settings
+from models.database import sync_url
+from tests.conftest import BACKEND, execute_sql, make_settings
+from tests.helpers import ApiClient
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_models_and_migrations_agree(client: ApiClient, settings: Settings) -> None:
+    """Fails when a model changed without a migration (what `alembic revision --autogenerate`
+    would find)."""
+    engine = create_engine(sync_url(settings.DATABASE_URL))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, SQLModel.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_start_up_brings_an_empty_database_to_head(client: ApiClient) -> None:
+    response = client.http.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_health_answers_without_auth(client: ApiClient) -> None:
+    assert client.http.get("/health").json() == {"status": "ok", "detail": None}
+
+
+def test_ready_is_503_when_the_schema_is_behind(client: ApiClient, settings: Settings) -> None:
+    execute_sql(settings, "UPDATE alembic_version SET version_num = 'old'")
+    response = client.http.get("/ready")
+    assert response.status_code == 503
+    assert "schema" in response.json()["detail"]
+
+
+def run_cli(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        args, env=env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_stockroom_migrate_upgrades_by_hand(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    if BACKEND == "postgres":
+        execute_sql(settings, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    result = run_cli([sys.executable, "-m", "api", "migrate"], settings)
+    assert result.returncode == 0, result.stderr
+    assert "at revision" in result.stdout
+    tables = execute_sql(settings, "SELECT version_num FROM alembic_version")
+    assert len(tables) == 1
+
+
+def test_alembic_command_line_upgrades_too(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    if BACKEND == "postgres":
+        execute_sql(settings, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    alembic = str(Path(sys.executable).with_name("alembic"))
+    result = run_cli([alembic, "upgrade", "head"], settings)
+    assert result.returncode == 0, result.stderr
+    assert execute_sql(settings, "SELECT count(*) FROM users") == [(0,)]
