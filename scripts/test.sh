@@ -13,9 +13,8 @@ if [ -z "${VIRTUAL_ENV:-}" ]; then
 fi
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet -e '.[test]'
-if [ -f web/package.json ]; then
-    (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
-fi
+# The browser tests (tests/e2e) build the React app themselves; they need its npm packages.
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
 # The whole suite twice: on SQLite files, then on a PostgreSQL the fixtures start and stop.
 python -m pytest "$@"
-STOCKROOM_TEST_DATABASE=postgres python -m pytest "$@"
+STOCKROOM_TEST_DATABASE=postgres python -m pytest --ignore=tests/e2e "$@"
