@@ -1,12 +1,18 @@
 """One JSON error contract: RFC 6749 §5.2 at the token endpoint, `{"detail": ...}` elsewhere."""
 
+import logging
+
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from auth.errors import NO_STORE, OAuthError
 from models.crud import EmailTakenError
+
+logger = logging.getLogger("stockroom")
 
 
 def oauth_error_response(exc: OAuthError) -> JSONResponse:
@@ -43,6 +49,23 @@ async def _email_taken(_request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
+DATABASE_RETRY_AFTER_S = 5
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    outage = not isinstance(exc, DBAPIError) or (
+        isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+    )
+    if not outage:
+        raise exc  # a real bug (bad data, broken SQL), not an outage: a logged 500
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "The database is unavailable; retry shortly."},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+
+
 async def _unhandled(_request: Request, _exc: Exception) -> JSONResponse:
     # Starlette re-raises after this handler, so the server logs the traceback once.
     return JSONResponse(
@@ -55,4 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(EmailTakenError, _email_taken)
+    # Connection refused, dropped or timed out, or no pooled connection free in time.
+    for error in (OperationalError, InterfaceError, SQLAlchemyTimeoutError, DBAPIError):
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)
