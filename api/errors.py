@@ -4,15 +4,21 @@ import logging
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auth.errors import NO_STORE, OAuthError
 from models.crud import EmailTakenError
 
 logger = logging.getLogger("stockroom")
+
+
+def _is_token_endpoint(request: Request) -> bool:
+    return request.url.path.endswith("/auth/token")
 
 
 def oauth_error_response(exc: OAuthError) -> JSONResponse:
@@ -30,7 +36,7 @@ async def _oauth_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if request.scope.get("route") is not None and request.url.path.endswith("/auth/token"):
+    if _is_token_endpoint(request):
         first = exc.errors()[0] if exc.errors() else {}
         field = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
         return oauth_error_response(
@@ -40,6 +46,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # that JSON cannot encode (a 500). Location, type and message are what a client needs.
     detail = [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and _is_token_endpoint(request):
+        # e.g. a form body that is not UTF-8: still an RFC 6749 answer at the token endpoint
+        return oauth_error_response(OAuthError("invalid_request", str(exc.detail)))
+    return await http_exception_handler(request, exc)
 
 
 async def _email_taken(_request: Request, _exc: Exception) -> JSONResponse:
@@ -77,6 +91,7 @@ async def _unhandled(_request: Request, _exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OAuthError, _oauth_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(EmailTakenError, _email_taken)
     # Connection refused, dropped or timed out, or no pooled connection free in time.
     for error in (OperationalError, InterfaceError, SQLAlchemyTimeoutError, DBAPIError):

@@ -15,6 +15,10 @@ FORBIDDEN: Responses = {
 NOT_FOUND: Responses = {
     404: {"model": ErrorBody, "description": "No such object among yours"},
 }
+BODY_ERRORS: Responses = {
+    400: {"model": ErrorBody, "description": "The body could not be parsed (e.g. not UTF-8)"},
+    413: {"model": ErrorBody, "description": "The body is larger than the limit"},
+}
 CONFLICT: Responses = {
     409: {"model": ErrorBody, "description": "The e-mail address is already registered"},
 }

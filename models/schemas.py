@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from models.password_policy import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, password_problem
 
@@ -89,8 +90,15 @@ class UserCreate(StrictInput):
 
 
 class UserUpdate(StrictInput):
-    email: Email | None = None
+    # SkipJsonSchema: the field may be left out, but null is not a value (the schema says so).
+    email: Email | SkipJsonSchema[None] = None
     full_name: FullName | None = None
+
+    @model_validator(mode="after")
+    def _email_not_null(self) -> "UserUpdate":
+        if "email" in self.model_fields_set and self.email is None:
+            raise ValueError("email cannot be null; leave it out to keep the current one")
+        return self
 
 
 class UserPublic(BaseModel):
@@ -111,8 +119,8 @@ class ProductCreate(StrictInput):
 
 
 class ProductUpdate(StrictInput):
-    name: ProductName | None = None
-    price: Price | None = None
+    name: ProductName | SkipJsonSchema[None] = None
+    price: Price | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")

@@ -89,3 +89,13 @@ def test_unknown_scope_is_invalid_scope(client: ApiClient) -> None:
     response = client.token(email, scope="products:read admin")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
+
+
+def test_form_that_is_not_utf8_gets_an_oauth_error(client: ApiClient) -> None:
+    response = client.http.post(
+        "/auth/token",
+        content=b"username=\xff\xfe&password=\xff",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_request", "invalid_grant")

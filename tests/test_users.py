@@ -31,3 +31,15 @@ def test_privileged_fields_are_never_writable(client: ApiClient) -> None:
         assert response.status_code == 422, field
     me = client.http.get("/users/me", headers=headers).json()
     assert me["is_superuser"] is False and me["is_active"] is True
+
+
+def test_null_email_is_422_not_500(client: ApiClient) -> None:
+    response = client.http.patch("/users/me", json={"email": None}, headers=client.headers())
+    assert response.status_code == 422
+
+
+def test_body_that_is_not_utf8_is_a_documented_4xx(client: ApiClient) -> None:
+    headers = {**client.headers(), "Content-Type": "application/json"}
+    response = client.http.patch("/users/me", content=b"\xff", headers=headers)
+    assert response.status_code in (400, 422)
+    assert response.json()["detail"]

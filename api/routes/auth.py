@@ -5,7 +5,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api.config import Settings
 from api.deps import AuthConfigDep, SettingsDep
-from api.responses import CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
+from api.responses import BODY_ERRORS, CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
 from api.throttling import ThrottleDep, account_key, address_key
 from auth.deps import unauthorized
 from auth.errors import NO_STORE, OAuthError
@@ -22,7 +22,7 @@ from models.database import SessionDep
 from models.schemas import LogoutRequest, OAuthErrorBody, Token, UserCreate, UserPublic
 from models.types import utcnow
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], responses=BODY_ERRORS)
 
 REFRESH_COOKIE = "stockroom_refresh"
 FormField = Annotated[str | None, Form()]

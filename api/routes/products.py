@@ -2,13 +2,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from api.responses import FORBIDDEN, NOT_FOUND, UNAUTHORIZED
+from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
 from auth.deps import ProductReader, ProductWriter
 from models import crud
 from models.database import SessionDep
 from models.schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
 
-router = APIRouter(prefix="/products", tags=["products"], responses={**UNAUTHORIZED, **FORBIDDEN})
+router = APIRouter(
+    prefix="/products", tags=["products"], responses={**UNAUTHORIZED, **FORBIDDEN, **BODY_ERRORS}
+)
 
 # Bounded by the database's integer range, so a huge id is a 422 rather than a driver overflow.
 ProductId = Annotated[int, Path(ge=1, le=2**31 - 1)]

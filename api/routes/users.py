@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 
 from api.deps import AuthConfigDep
-from api.responses import CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, Responses
+from api.responses import BODY_ERRORS, CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, Responses
 from auth.deps import AccountOwner, CurrentUser
 from auth.sessions import change_password, end_session
 from models import crud
@@ -12,7 +12,7 @@ from models.password_policy import password_problem
 from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
 
-router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
+router = APIRouter(prefix="/users", tags=["users"], responses={**UNAUTHORIZED, **BODY_ERRORS})
 
 WRONG_PASSWORD: Responses = {400: {"model": ErrorBody, "description": "Wrong current password"}}
 

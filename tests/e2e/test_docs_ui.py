@@ -26,6 +26,50 @@ def try_it_out(page: Page, block: Locator, body: dict[str, object] | None = None
     return block.locator(".live-responses-table tr.response .response-col_status").first
 
 
+def authorize(page: Page, email: str, scopes: tuple[str, ...]) -> None:
+    page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
+    modal = page.locator(".modal-ux")
+    expect(modal).to_be_visible()
+    modal.locator("#oauth_username").fill(email)
+    modal.locator("#oauth_password").fill(PASSWORD)
+    for scope in scopes:
+        box = modal.locator(f"input[type=checkbox][data-value='{scope}']")
+        # Swagger UI hides the input itself and draws a box in its label: click that.
+        modal.locator(f"label[for='{box.get_attribute('id')}']").click()
+        expect(box).to_be_checked()
+    buttons = modal.locator(".auth-btn-wrapper")
+    buttons.locator("button.authorize", has_text="Authorize").click()
+    expect(buttons).to_contain_text("Logout")  # shown once the token request succeeded
+    expect(modal.locator(".errors")).to_have_count(0)
+    buttons.locator("button", has_text="Close").click()
+    expect(modal).to_have_count(0)
+
+
+def test_docs_read_only_authorization_cannot_write(webapp: WebApp) -> None:
+    email = unique_email("docs-ro")
+    response = httpx.post(
+        f"{webapp.api_url}/auth/register", json={"email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    page = webapp.new_context().new_page()
+    page.goto(f"{webapp.api_url}/docs")
+
+    with webapp.step("authorize-read-only"):
+        authorize(page, email, ("products:read",))
+
+    with webapp.step("read-allowed"):
+        status = try_it_out(page, operation(page, "products", "list_products_products_get"))
+        expect(status).to_have_text("200")
+
+    with webapp.step("write-refused-403"):
+        block = operation(page, "products", "create_product_products_post")
+        status = try_it_out(page, block, {"name": "Not allowed", "price": "1.00"})
+        expect(status).to_have_text("403")
+        expect(
+            block.locator(".live-responses-table tr.response .response-col_description")
+        ).to_contain_text("products:write")
+
+
 def test_docs_authorize_and_try_it_out(webapp: WebApp) -> None:
     email = unique_email("docs")
     response = httpx.post(
@@ -46,22 +90,7 @@ def test_docs_authorize_and_try_it_out(webapp: WebApp) -> None:
         expect(page.locator(".swagger-ui .info .title")).to_contain_text("Stockroom")
 
     with webapp.step("authorize"):
-        page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
-        modal = page.locator(".modal-ux")
-        expect(modal).to_be_visible()
-        modal.locator("#oauth_username").fill(email)
-        modal.locator("#oauth_password").fill(PASSWORD)
-        for scope in SCOPES:
-            box = modal.locator(f"input[type=checkbox][data-value='{scope}']")
-            # Swagger UI hides the input itself and draws a box in its label: click that.
-            modal.locator(f"label[for='{box.get_attribute('id')}']").click()
-            expect(box).to_be_checked()
-        buttons = modal.locator(".auth-btn-wrapper")
-        buttons.locator("button.authorize", has_text="Authorize").click()
-        expect(buttons).to_contain_text("Logout")  # shown once the token request succeeded
-        expect(modal.locator(".errors")).to_have_count(0)
-        buttons.locator("button", has_text="Close").click()
-        expect(modal).to_have_count(0)
+        authorize(page, email, SCOPES)
 
     with webapp.step("try-users-me"):
         status = try_it_out(page, operation(page, "users", "read_me_users_me_get"))
