@@ -204,13 +204,16 @@ class WebApp:
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
-        """A named step: on failure, a screenshot of every open page is saved for it."""
+        """A named step: on failure, a screenshot of every open page is saved for it (and after
+        every step when STOCKROOM_E2E_SCREENSHOTS=all)."""
         self._step += 1
         try:
             yield
         except BaseException:
             self.screenshot(f"{self._step:02d}-{name}-FAILED")
             raise
+        if os.environ.get("STOCKROOM_E2E_SCREENSHOTS") == "all":
+            self.screenshot(f"{self._step:02d}-{name}")
 
     def screenshot(self, name: str) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
