@@ -1,0 +1,1 @@
+"""Stockroom's benchmark: `python bench/run.py`; see bench/README.md."""
