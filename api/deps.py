@@ -6,7 +6,7 @@ from api.config import Settings
 from auth.config import AuthConfig, get_auth_config
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

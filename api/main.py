@@ -15,7 +15,7 @@ from auth.config import AuthConfig
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
 from migrations import upgrade_to_head
-from models.database import create_engine, make_sessionmaker
+from models.database import create_engine
 
 
 def build_auth_config(settings: Settings) -> AuthConfig:
@@ -45,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await upgrade_to_head(engine)
         app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
         try:
             yield
         finally:

@@ -17,6 +17,6 @@ class AuthConfig:
     session_idle_timeout: timedelta
 
 
-def get_auth_config(request: Request) -> AuthConfig:
+async def get_auth_config(request: Request) -> AuthConfig:
     config: AuthConfig = request.app.state.auth
     return config

@@ -3,15 +3,15 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Security, status
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
-from auth.config import AuthConfig, get_auth_config
+from auth.config import AuthConfig
 from auth.scopes import SCOPES
 from auth.sessions import session_problem
 from auth.tokens import InvalidTokenError
 from models.crud import get_session_with_user
-from models.database import SessionDep
+from models.database import Database
 from models.tables import AuthSession, User
 
 # auto_error=False: a missing token must get our RFC 6750 challenge and JSON body, not FastAPI's.
@@ -50,10 +50,13 @@ class Principal:
 
 async def get_principal(
     security_scopes: SecurityScopes,
+    request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
-    config: Annotated[AuthConfig, Depends(get_auth_config)],
-    session: SessionDep,
 ) -> Principal:
+    # Read from app.state directly rather than through two more dependencies: this runs on
+    # every authenticated request, and each dependency level costs FastAPI real time.
+    config: AuthConfig = request.app.state.auth
+    engine: Database = request.app.state.engine
     if not token:
         raise unauthorized(
             "Not authenticated: send 'Authorization: Bearer <token>'.", token_sent=False
@@ -63,9 +66,10 @@ async def get_principal(
     except InvalidTokenError as exc:
         raise unauthorized("The access token is invalid or has expired.") from exc
 
-    found = await get_session_with_user(
-        session, session_id=claims.session_id, user_id=claims.user_id
-    )
+    async with engine.connect() as conn:
+        found = await get_session_with_user(
+            conn, session_id=claims.session_id, user_id=claims.user_id
+        )
     if found is None:
         raise unauthorized("The access token is invalid or has expired.")
     auth_session, user = found

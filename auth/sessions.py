@@ -3,13 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from auth.config import AuthConfig
 from auth.errors import OAuthError, invalid_grant
 from auth.scopes import SCOPES
 from auth.tokens import hash_refresh_token, new_refresh_token, new_session_id
 from models import crud
+from models.database import Database
 from models.tables import AuthSession, User
 from models.types import utcnow
 
@@ -72,7 +71,7 @@ def _issue(
 
 
 async def login(
-    db: AsyncSession,
+    engine: Database,
     config: AuthConfig,
     *,
     email: str,
@@ -81,85 +80,83 @@ async def login(
     user_agent: str | None,
 ) -> IssuedTokens:
     scopes = parse_scope(scope)
-    user = await crud.get_user_by_email(db, email.strip())
-    await db.close()  # never hold a connection through a password hash
+    async with engine.connect() as conn:  # closed before the hash: never hold it that long
+        user = await crud.get_user_by_email(conn, email.strip())
     valid, new_hash = await config.passwords.verify(
         password, user.hashed_password if user is not None else None
     )
     if user is None or not valid or not user.is_active:
         raise invalid_grant()
     assert user.id is not None
-    if new_hash is not None:
-        await crud.set_password_hash(db, user.id, new_hash)
 
     refresh_token = new_refresh_token()
-    auth_session = await crud.create_auth_session(
-        db,
-        session_id=new_session_id(),
-        user_id=user.id,
-        scope=" ".join(sorted(scopes)),
-        expires_at=utcnow() + config.session_lifetime,
-        user_agent=user_agent,
-        refresh_token_hash=hash_refresh_token(refresh_token),
-    )
+    async with engine.begin() as conn:
+        if new_hash is not None:
+            await crud.set_password_hash(conn, user.id, new_hash)
+        auth_session = await crud.create_auth_session(
+            conn,
+            session_id=new_session_id(),
+            user_id=user.id,
+            scope=" ".join(sorted(scopes)),
+            expires_at=utcnow() + config.session_lifetime,
+            user_agent=user_agent,
+            refresh_token_hash=hash_refresh_token(refresh_token),
+        )
     return _issue(config, auth_session, scopes, refresh_token)
 
 
 async def refresh(
-    db: AsyncSession, config: AuthConfig, *, refresh_token: str, scope: str | None
+    engine: Database, config: AuthConfig, *, refresh_token: str, scope: str | None
 ) -> IssuedTokens:
     """RFC 6749 §6 with rotation: the presented token is spent, a new one is issued."""
     token_hash = hash_refresh_token(refresh_token)
-    session_id = await crud.spend_refresh_token(db, token_hash)
-    if session_id is None:
-        spent = await crud.find_refresh_token(db, token_hash)
-        if spent is not None:
-            # Reuse of a spent token: someone holds a copy. End the whole family.
-            await crud.revoke_auth_session(db, session_id=spent.session_id)
-            await db.commit()
-            raise OAuthError(
-                "invalid_grant", "This refresh token was already used; the session has been ended."
-            )
-        await db.rollback()
-        raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
+    async with engine.connect() as conn:
+        session_id = await crud.spend_refresh_token(conn, token_hash)
+        if session_id is None:
+            spent = await crud.find_refresh_token(conn, token_hash)
+            if spent is not None:
+                # Reuse of a spent token: someone holds a copy. End the whole family.
+                await crud.revoke_auth_session(conn, session_id=spent.session_id)
+                await conn.commit()
+                raise OAuthError(
+                    "invalid_grant",
+                    "This refresh token was already used; the session has been ended.",
+                )
+            raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
 
-    found = await crud.get_session_with_user(db, session_id=session_id)
-    assert found is not None  # the foreign key guarantees it
-    auth_session, user = found
-    problem = session_problem(auth_session, user, idle_timeout=config.session_idle_timeout)
-    if problem is not None:
-        await db.commit()  # the token stays spent: it was useless anyway
-        raise OAuthError("invalid_grant", problem)
-    try:
+        found = await crud.get_session_with_user(conn, session_id=session_id)
+        assert found is not None  # the foreign key guarantees it
+        auth_session, user = found
+        problem = session_problem(auth_session, user, idle_timeout=config.session_idle_timeout)
+        if problem is not None:
+            await conn.commit()  # the token stays spent: it was useless anyway
+            raise OAuthError("invalid_grant", problem)
+        # Raises before the commit: a bad request does not cost the client its refresh token.
         scopes = parse_scope(scope, frozenset(auth_session.scope.split()))
-    except OAuthError:
-        await db.rollback()  # a bad request must not cost the client its refresh token
-        raise
 
-    new_token = new_refresh_token()
-    await crud.add_refresh_token(
-        db, session_id=session_id, token_hash=hash_refresh_token(new_token), used_at=utcnow()
-    )
-    await db.commit()
+        new_token = new_refresh_token()
+        await crud.add_refresh_token(
+            conn, session_id=session_id, token_hash=hash_refresh_token(new_token), used_at=utcnow()
+        )
+        await conn.commit()
     return _issue(config, auth_session, scopes, new_token)
 
 
-async def end_session_by_refresh_token(db: AsyncSession, refresh_token: str) -> None:
+async def end_session_by_refresh_token(engine: Database, refresh_token: str) -> None:
     """Logout for clients that hold only a refresh token. Unknown tokens are ignored."""
-    found = await crud.find_refresh_token(db, hash_refresh_token(refresh_token))
-    if found is not None:
-        await crud.revoke_auth_session(db, session_id=found.session_id)
-    await db.commit()
+    async with engine.begin() as conn:
+        found = await crud.find_refresh_token(conn, hash_refresh_token(refresh_token))
+        if found is not None:
+            await crud.revoke_auth_session(conn, session_id=found.session_id)
 
 
-async def end_session(db: AsyncSession, *, session_id: str, user_id: int) -> bool:
-    ended = await crud.revoke_auth_session(db, session_id=session_id, user_id=user_id)
-    await db.commit()
-    return ended
+async def end_session(engine: Database, *, session_id: str, user_id: int) -> bool:
+    async with engine.begin() as conn:
+        return await crud.revoke_auth_session(conn, session_id=session_id, user_id=user_id)
 
 
 async def change_password(
-    db: AsyncSession,
+    engine: Database,
     config: AuthConfig,
     *,
     user: User,
@@ -169,12 +166,11 @@ async def change_password(
 ) -> bool:
     """Verify, re-hash, and end every other session of the user. False: wrong current password."""
     assert user.id is not None
-    await db.close()
     valid, _ = await config.passwords.verify(current_password, user.hashed_password)
     if not valid:
         return False
     new_hash = await config.passwords.hash(new_password)
-    await crud.set_password_hash(db, user.id, new_hash, commit=False)
-    await crud.revoke_other_sessions(db, user_id=user.id, keep=current_session_id)
-    await db.commit()
+    async with engine.begin() as conn:
+        await crud.set_password_hash(conn, user.id, new_hash)
+        await crud.revoke_other_sessions(conn, user_id=user.id, keep=current_session_id)
     return True

@@ -11,9 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.database import schema_lock
+from models.database import Database, schema_lock
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
@@ -30,7 +29,7 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-async def upgrade_to_head(engine: AsyncEngine) -> None:
+async def upgrade_to_head(engine: Database) -> None:
     async with schema_lock(engine) as connection:
         await connection.run_sync(_upgrade)
 
@@ -41,7 +40,7 @@ def _revision(connection: Connection) -> tuple[str | None, str | None]:
     return current, head
 
 
-async def schema_revision(engine: AsyncEngine) -> tuple[str | None, str | None]:
+async def schema_revision(engine: Database) -> tuple[str | None, str | None]:
     """(current revision of the database, head revision of the code)."""
     async with engine.connect() as connection:
         return await connection.run_sync(_revision)

@@ -1,81 +1,95 @@
-"""Database operations. Each takes the session it runs in and commits its own writes.
+"""Database operations: one SQL statement each, on the connection the caller passes in.
 
-Writes start with the write statement itself (INSERT/UPDATE/DELETE ... RETURNING) rather than a
-read followed by a write: on SQLite a read-then-write transaction cannot wait for the lock and
-fails with "database is locked", and on every backend it is one round trip instead of two.
+The caller owns the transaction (`async with engine.begin()` to write, `engine.connect()` to
+read), so several operations can commit or fail together. Reads are SQLAlchemy Core: loading
+ORM entities through a Session costs several times the query itself on the hot path. Writes
+start with the write statement (INSERT/UPDATE/DELETE ... RETURNING) rather than read-then-write:
+on SQLite a transaction that reads first cannot wait for the write lock, and everywhere it is
+one round trip instead of two.
 """
 
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.orm import configure_mappers
+from sqlmodel import SQLModel
 
+from models.database import Connection
 from models.schemas import ProductCreate, ProductPublic, ProductUpdate
 from models.tables import AuthSession, Product, RefreshToken, User
 from models.types import utcnow
+
+configure_mappers()  # model_construct below needs the mapped classes ready
+
+users: Table = User.__table__  # type: ignore[attr-defined]
+auth_sessions: Table = AuthSession.__table__  # type: ignore[attr-defined]
+refresh_tokens: Table = RefreshToken.__table__  # type: ignore[attr-defined]
+products: Table = Product.__table__  # type: ignore[attr-defined]
+
+M = TypeVar("M", bound=SQLModel)
 
 
 class EmailTakenError(Exception):
     """Another account already uses this e-mail address."""
 
 
+def _load(model: type[M], row: Row[Any] | None) -> M | None:
+    # Trusted data straight from our own table: build the model without re-validating it.
+    if row is None:
+        return None
+    return model.model_construct(**row._mapping)  # type: ignore[return-value]
+
+
 # --- users -------------------------------------------------------------------------------------
 
 
-async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.exec(select(User).where(col(User.email) == email.lower()))
-    return result.one_or_none()
+async def get_user_by_email(conn: Connection, email: str) -> User | None:
+    result = await conn.execute(select(users).where(users.c.email == email.lower()))
+    return _load(User, result.first())
 
 
 async def create_user(
-    session: AsyncSession, *, email: str, hashed_password: str, full_name: str | None = None
+    conn: Connection, *, email: str, hashed_password: str, full_name: str | None = None
 ) -> User:
-    user = User(email=email.lower(), hashed_password=hashed_password, full_name=full_name)
-    session.add(user)
+    values = User(email=email.lower(), hashed_password=hashed_password, full_name=full_name)
+    statement = insert(users).values(values.model_dump(exclude={"id"})).returning(users)
     try:
-        await session.commit()
+        row = (await conn.execute(statement)).one()
     except IntegrityError as exc:
-        await session.rollback()
         raise EmailTakenError(email) from exc
+    user = _load(User, row)
+    assert user is not None
     return user
 
 
-async def update_user(session: AsyncSession, user_id: int, fields: Mapping[str, Any]) -> User:
+async def update_user(conn: Connection, user_id: int, fields: Mapping[str, Any]) -> User:
     if "email" in fields:
         fields = {**fields, "email": fields["email"].lower()}
-    statement = update(User).where(col(User.id) == user_id).values(**fields).returning(User)
+    statement = update(users).where(users.c.id == user_id).values(**fields).returning(users)
     try:
-        result = await session.exec(statement)
-        user: User = result.scalar_one()
-        await session.commit()
+        row = (await conn.execute(statement)).one()
     except IntegrityError as exc:
-        await session.rollback()
         raise EmailTakenError(fields.get("email", "")) from exc
+    user = _load(User, row)
+    assert user is not None
     return user
 
 
-async def set_password_hash(
-    session: AsyncSession, user_id: int, hashed_password: str, *, commit: bool = True
-) -> None:
-    await session.exec(
-        update(User).where(col(User.id) == user_id).values(hashed_password=hashed_password)
+async def set_password_hash(conn: Connection, user_id: int, hashed_password: str) -> None:
+    await conn.execute(
+        update(users).where(users.c.id == user_id).values(hashed_password=hashed_password)
     )
-    if commit:
-        await session.commit()
 
 
 # --- sessions ----------------------------------------------------------------------------------
-# Session writes that belong together (spend a refresh token, issue its successor) do not
-# commit: the caller commits once, so a failure leaves no half-rotated family behind.
 
 
 async def create_auth_session(
-    session: AsyncSession,
+    conn: Connection,
     *,
     session_id: str,
     user_id: int,
@@ -91,102 +105,123 @@ async def create_auth_session(
         expires_at=expires_at,
         user_agent=user_agent[:255] if user_agent else None,
     )
-    session.add(auth_session)
-    session.add(RefreshToken(token_hash=refresh_token_hash, session_id=session_id))
-    await session.commit()
+    await conn.execute(insert(auth_sessions).values(auth_session.model_dump()))
+    await conn.execute(
+        insert(refresh_tokens).values(
+            RefreshToken(token_hash=refresh_token_hash, session_id=session_id).model_dump()
+        )
+    )
     return auth_session
 
 
+# Hot statements are built once: building and hashing a statement costs more than SQLite
+# takes to run it. Values go in as bound parameters.
+_SESSION_COLUMNS = [c.label(f"s_{c.name}") for c in auth_sessions.c]
+_USER_COLUMNS = [c.label(f"u_{c.name}") for c in users.c]
+_SESSION_WITH_USER = (
+    select(*_SESSION_COLUMNS, *_USER_COLUMNS)
+    .join_from(auth_sessions, users, users.c.id == auth_sessions.c.user_id)
+    .where(auth_sessions.c.id == bindparam("session_id"))
+)
+_SESSION_WITH_USER_FOR = _SESSION_WITH_USER.where(auth_sessions.c.user_id == bindparam("user_id"))
+
+
 async def get_session_with_user(
-    session: AsyncSession, *, session_id: str, user_id: int | None = None
+    conn: Connection, *, session_id: str, user_id: int | None = None
 ) -> tuple[AuthSession, User] | None:
     """The one indexed read behind every authenticated request."""
-    statement = (
-        select(AuthSession, User)
-        .join(User, col(User.id) == col(AuthSession.user_id))
-        .where(col(AuthSession.id) == session_id)
-    )
-    if user_id is not None:
-        statement = statement.where(col(AuthSession.user_id) == user_id)
-    row = (await session.exec(statement)).first()
+    if user_id is None:
+        result = await conn.execute(_SESSION_WITH_USER, {"session_id": session_id})
+    else:
+        result = await conn.execute(
+            _SESSION_WITH_USER_FOR, {"session_id": session_id, "user_id": user_id}
+        )
+    row = result.first()
     if row is None:
         return None
-    return row[0], row[1]
+    values = row._mapping
+    auth_session = AuthSession.model_construct(
+        **{c.name: values[f"s_{c.name}"] for c in auth_sessions.c}
+    )
+    user = User.model_construct(**{c.name: values[f"u_{c.name}"] for c in users.c})
+    return auth_session, user
 
 
-async def spend_refresh_token(session: AsyncSession, token_hash: str) -> str | None:
+async def spend_refresh_token(conn: Connection, token_hash: str) -> str | None:
     """Mark a live refresh token spent; its session id, or None if it was not live.
 
     One conditional UPDATE, so two workers racing with the same token cannot both win.
     """
-    result = await session.exec(
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.token_hash) == token_hash,
-            col(RefreshToken.spent_at).is_(None),
-        )
+    result = await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.spent_at.is_(None))
         .values(spent_at=utcnow())
-        .returning(col(RefreshToken.session_id))
+        .returning(refresh_tokens.c.session_id)
     )
-    return result.scalar_one_or_none()
+    session_id: str | None = result.scalar_one_or_none()
+    return session_id
 
 
-async def find_refresh_token(session: AsyncSession, token_hash: str) -> RefreshToken | None:
-    return await session.get(RefreshToken, token_hash)
+async def find_refresh_token(conn: Connection, token_hash: str) -> RefreshToken | None:
+    result = await conn.execute(
+        select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+    )
+    return _load(RefreshToken, result.first())
 
 
 async def add_refresh_token(
-    session: AsyncSession, *, session_id: str, token_hash: str, used_at: datetime
+    conn: Connection, *, session_id: str, token_hash: str, used_at: datetime
 ) -> None:
-    session.add(RefreshToken(token_hash=token_hash, session_id=session_id))
-    await session.exec(
-        update(AuthSession).where(col(AuthSession.id) == session_id).values(last_used_at=used_at)
+    await conn.execute(
+        insert(refresh_tokens).values(
+            RefreshToken(token_hash=token_hash, session_id=session_id).model_dump()
+        )
+    )
+    await conn.execute(
+        update(auth_sessions).where(auth_sessions.c.id == session_id).values(last_used_at=used_at)
     )
 
 
 async def revoke_auth_session(
-    session: AsyncSession, *, session_id: str, user_id: int | None = None
+    conn: Connection, *, session_id: str, user_id: int | None = None
 ) -> bool:
-    """End a session (and with it every access and refresh token it issued). Not committed."""
-    statement = update(AuthSession).where(
-        col(AuthSession.id) == session_id,
-        col(AuthSession.revoked_at).is_(None),
+    """End a session (and with it every access and refresh token it issued)."""
+    statement = update(auth_sessions).where(
+        auth_sessions.c.id == session_id, auth_sessions.c.revoked_at.is_(None)
     )
     if user_id is not None:
-        statement = statement.where(col(AuthSession.user_id) == user_id)
-    result = await session.exec(
-        statement.values(revoked_at=utcnow()).returning(col(AuthSession.id))
-    )
+        statement = statement.where(auth_sessions.c.user_id == user_id)
+    result = await conn.execute(statement.values(revoked_at=utcnow()).returning(auth_sessions.c.id))
     return result.first() is not None
 
 
-async def revoke_other_sessions(session: AsyncSession, *, user_id: int, keep: str) -> None:
-    await session.exec(
-        update(AuthSession)
+async def revoke_other_sessions(conn: Connection, *, user_id: int, keep: str) -> None:
+    await conn.execute(
+        update(auth_sessions)
         .where(
-            col(AuthSession.user_id) == user_id,
-            col(AuthSession.id) != keep,
-            col(AuthSession.revoked_at).is_(None),
+            auth_sessions.c.user_id == user_id,
+            auth_sessions.c.id != keep,
+            auth_sessions.c.revoked_at.is_(None),
         )
         .values(revoked_at=utcnow())
     )
 
 
 async def list_live_sessions(
-    session: AsyncSession, *, user_id: int, idle_since: datetime
+    conn: Connection, *, user_id: int, idle_since: datetime
 ) -> list[AuthSession]:
     now = utcnow()
-    result = await session.exec(
-        select(AuthSession)
+    result = await conn.execute(
+        select(auth_sessions)
         .where(
-            col(AuthSession.user_id) == user_id,
-            col(AuthSession.revoked_at).is_(None),
-            col(AuthSession.expires_at) > now,
-            col(AuthSession.last_used_at) > idle_since,
+            auth_sessions.c.user_id == user_id,
+            auth_sessions.c.revoked_at.is_(None),
+            auth_sessions.c.expires_at > now,
+            auth_sessions.c.last_used_at > idle_since,
         )
-        .order_by(col(AuthSession.created_at).desc())
+        .order_by(auth_sessions.c.created_at.desc())
     )
-    return list(result.all())
+    return [AuthSession.model_construct(**row._mapping) for row in result]
 
 
 # --- products ----------------------------------------------------------------------------------
@@ -196,78 +231,89 @@ def price_to_cents(price: Decimal) -> int:
     return int(price.scaleb(2))
 
 
-def product_public(product: Product) -> ProductPublic:
-    assert product.id is not None
+def product_public(row: Row[Any]) -> ProductPublic:
     return ProductPublic(
-        id=product.id,
-        name=product.name,
-        price=Decimal(product.price_cents).scaleb(-2),
-        description=product.description,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
+        id=row.id,
+        name=row.name,
+        price=Decimal(row.price_cents).scaleb(-2),
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
-async def create_product(session: AsyncSession, *, owner_id: int, data: ProductCreate) -> Product:
-    product = Product(
-        owner_id=owner_id,
-        name=data.name,
-        price_cents=price_to_cents(data.price),
-        description=data.description,
+async def create_product(conn: Connection, *, owner_id: int, data: ProductCreate) -> Row[Any]:
+    now = utcnow()
+    result = await conn.execute(
+        insert(products)
+        .values(
+            owner_id=owner_id,
+            name=data.name,
+            price_cents=price_to_cents(data.price),
+            description=data.description,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(products)
     )
-    session.add(product)
-    await session.commit()
-    return product
+    row: Row[Any] = result.one()
+    return row
 
 
-async def get_product(session: AsyncSession, *, owner_id: int, product_id: int) -> Product | None:
-    result = await session.exec(
-        select(Product).where(col(Product.id) == product_id, col(Product.owner_id) == owner_id)
-    )
-    return result.one_or_none()
+_PRODUCT = select(products).where(
+    products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner_id")
+)
+# Ordered by the primary key: unique and immutable, so pages never overlap or skip.
+_PRODUCT_PAGE = (
+    select(products)
+    .where(products.c.owner_id == bindparam("owner_id"))
+    .order_by(products.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_PRODUCT_COUNT = (
+    select(func.count()).select_from(products).where(products.c.owner_id == bindparam("owner_id"))
+)
+
+
+async def get_product(conn: Connection, *, owner_id: int, product_id: int) -> Row[Any] | None:
+    result = await conn.execute(_PRODUCT, {"product_id": product_id, "owner_id": owner_id})
+    row: Row[Any] | None = result.first()
+    return row
 
 
 async def list_products(
-    session: AsyncSession, *, owner_id: int, limit: int, offset: int
-) -> tuple[list[Product], int]:
-    # Ordered by the primary key: unique and immutable, so pages never overlap or skip.
-    items = await session.exec(
-        select(Product)
-        .where(col(Product.owner_id) == owner_id)
-        .order_by(col(Product.id))
-        .limit(limit)
-        .offset(offset)
-    )
-    total = await session.exec(
-        select(func.count()).select_from(Product).where(col(Product.owner_id) == owner_id)
-    )
-    return list(items.all()), total.one()
+    conn: Connection, *, owner_id: int, limit: int, offset: int
+) -> tuple[list[Row[Any]], int]:
+    params = {"owner_id": owner_id, "limit": limit, "offset": offset}
+    page = list(await conn.execute(_PRODUCT_PAGE, params))
+    if len(page) < limit and (page or offset == 0):
+        return page, offset + len(page)  # this page holds the end of the list: no need to count
+    total = await conn.execute(_PRODUCT_COUNT, {"owner_id": owner_id})
+    return page, total.scalar_one()
 
 
 async def update_product(
-    session: AsyncSession, *, owner_id: int, product_id: int, data: ProductUpdate
-) -> Product | None:
+    conn: Connection, *, owner_id: int, product_id: int, data: ProductUpdate
+) -> Row[Any] | None:
     fields = data.model_dump(exclude_unset=True)
     if "price" in fields:
         fields["price_cents"] = price_to_cents(fields.pop("price"))
     fields["updated_at"] = utcnow()
-    result = await session.exec(
-        update(Product)
-        .where(col(Product.id) == product_id, col(Product.owner_id) == owner_id)
+    result = await conn.execute(
+        update(products)
+        .where(products.c.id == product_id, products.c.owner_id == owner_id)
         .values(**fields)
-        .returning(Product)
+        .returning(products)
     )
-    product = result.scalar_one_or_none()
-    await session.commit()
-    return product
+    row: Row[Any] | None = result.first()
+    return row
 
 
-async def delete_product(session: AsyncSession, *, owner_id: int, product_id: int) -> bool:
-    result = await session.exec(
-        delete(Product)
-        .where(col(Product.id) == product_id, col(Product.owner_id) == owner_id)
-        .returning(col(Product.id))
+async def delete_product(conn: Connection, *, owner_id: int, product_id: int) -> bool:
+    result = await conn.execute(
+        delete(products)
+        .where(products.c.id == product_id, products.c.owner_id == owner_id)
+        .returning(products.c.id)
     )
-    deleted = result.first() is not None
-    await session.commit()
-    return deleted
+    return result.first() is not None

@@ -18,7 +18,7 @@ from auth.sessions import (
 )
 from auth.tokens import InvalidTokenError
 from models import crud
-from models.database import SessionDep
+from models.database import EngineDep
 from models.schemas import LogoutRequest, OAuthErrorBody, Token, UserCreate, UserPublic
 from models.types import utcnow
 
@@ -73,7 +73,7 @@ def _clear_refresh_cookie(response: Response, settings: Settings) -> None:
     responses={**CONFLICT, **TOO_MANY},
 )
 async def register(
-    request: Request, body: UserCreate, db: SessionDep, config: AuthConfigDep, throttle: ThrottleDep
+    request: Request, body: UserCreate, db: EngineDep, config: AuthConfigDep, throttle: ThrottleDep
 ) -> UserPublic:
     limit, address = throttle.limits.registrations_per_address, address_key(request)
     wait = await throttle.retry_after(limit, address)
@@ -85,9 +85,10 @@ async def register(
         )
     await throttle.hit(limit, address)
     hashed = await config.passwords.hash(body.password)  # before the write: short transactions
-    user = await crud.create_user(
-        db, email=body.email, hashed_password=hashed, full_name=body.full_name
-    )
+    async with db.begin() as conn:
+        user = await crud.create_user(
+            conn, email=body.email, hashed_password=hashed, full_name=body.full_name
+        )
     return UserPublic.model_validate(user)
 
 
@@ -100,7 +101,7 @@ async def register(
 async def token(
     request: Request,
     response: Response,
-    db: SessionDep,
+    db: EngineDep,
     config: AuthConfigDep,
     settings: SettingsDep,
     throttle: ThrottleDep,
@@ -181,7 +182,7 @@ async def token(
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
 async def logout(
     request: Request,
-    db: SessionDep,
+    db: EngineDep,
     config: AuthConfigDep,
     settings: SettingsDep,
     body: Annotated[LogoutRequest | None, Body()] = None,

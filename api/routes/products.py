@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
 from auth.deps import ProductReader, ProductWriter
 from models import crud
-from models.database import SessionDep
+from models.database import EngineDep
 from models.schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
 
 router = APIRouter(
@@ -24,12 +24,13 @@ def not_found() -> HTTPException:
 @router.get("", response_model=ProductPage)
 async def list_products(
     user: ProductReader,
-    db: SessionDep,
+    db: EngineDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> ProductPage:
     assert user.id is not None
-    items, total = await crud.list_products(db, owner_id=user.id, limit=limit, offset=offset)
+    async with db.connect() as conn:
+        items, total = await crud.list_products(conn, owner_id=user.id, limit=limit, offset=offset)
     return ProductPage(
         items=[crud.product_public(p) for p in items], total=total, limit=limit, offset=offset
     )
@@ -37,18 +38,20 @@ async def list_products(
 
 @router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
 async def create_product(
-    body: ProductCreate, user: ProductWriter, db: SessionDep, response: Response
+    body: ProductCreate, user: ProductWriter, db: EngineDep, response: Response
 ) -> ProductPublic:
     assert user.id is not None
-    product = await crud.create_product(db, owner_id=user.id, data=body)
+    async with db.begin() as conn:
+        product = await crud.create_product(conn, owner_id=user.id, data=body)
     response.headers["Location"] = f"/products/{product.id}"
     return crud.product_public(product)
 
 
 @router.get("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
-async def read_product(product_id: ProductId, user: ProductReader, db: SessionDep) -> ProductPublic:
+async def read_product(product_id: ProductId, user: ProductReader, db: EngineDep) -> ProductPublic:
     assert user.id is not None
-    product = await crud.get_product(db, owner_id=user.id, product_id=product_id)
+    async with db.connect() as conn:
+        product = await crud.get_product(conn, owner_id=user.id, product_id=product_id)
     if product is None:
         raise not_found()
     return crud.product_public(product)
@@ -56,10 +59,13 @@ async def read_product(product_id: ProductId, user: ProductReader, db: SessionDe
 
 @router.patch("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
 async def update_product(
-    product_id: ProductId, body: ProductUpdate, user: ProductWriter, db: SessionDep
+    product_id: ProductId, body: ProductUpdate, user: ProductWriter, db: EngineDep
 ) -> ProductPublic:
     assert user.id is not None
-    product = await crud.update_product(db, owner_id=user.id, product_id=product_id, data=body)
+    async with db.begin() as conn:
+        product = await crud.update_product(
+            conn, owner_id=user.id, product_id=product_id, data=body
+        )
     if product is None:
         raise not_found()
     return crud.product_public(product)
@@ -71,7 +77,9 @@ async def update_product(
     response_class=Response,
     responses=NOT_FOUND,
 )
-async def delete_product(product_id: ProductId, user: ProductWriter, db: SessionDep) -> None:
+async def delete_product(product_id: ProductId, user: ProductWriter, db: EngineDep) -> None:
     assert user.id is not None
-    if not await crud.delete_product(db, owner_id=user.id, product_id=product_id):
+    async with db.begin() as conn:
+        deleted = await crud.delete_product(conn, owner_id=user.id, product_id=product_id)
+    if not deleted:
         raise not_found()

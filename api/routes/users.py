@@ -7,7 +7,7 @@ from api.responses import BODY_ERRORS, CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORI
 from auth.deps import AccountOwner, CurrentUser
 from auth.sessions import change_password, end_session
 from models import crud
-from models.database import SessionDep
+from models.database import EngineDep
 from models.password_policy import password_problem
 from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
@@ -23,12 +23,13 @@ async def read_me(user: CurrentUser) -> UserPublic:
 
 
 @router.patch("/me", response_model=UserPublic, responses={**FORBIDDEN, **CONFLICT})
-async def update_me(body: UserUpdate, principal: AccountOwner, db: SessionDep) -> UserPublic:
+async def update_me(body: UserUpdate, principal: AccountOwner, db: EngineDep) -> UserPublic:
     assert principal.user.id is not None
     fields = body.model_dump(exclude_unset=True)
     if not fields:
         return UserPublic.model_validate(principal.user)
-    user = await crud.update_user(db, principal.user.id, fields)
+    async with db.begin() as conn:
+        user = await crud.update_user(conn, principal.user.id, fields)
     return UserPublic.model_validate(user)
 
 
@@ -38,7 +39,7 @@ async def update_me(body: UserUpdate, principal: AccountOwner, db: SessionDep) -
     responses={**WRONG_PASSWORD, **FORBIDDEN},
 )
 async def change_my_password(
-    body: PasswordChange, principal: AccountOwner, db: SessionDep, config: AuthConfigDep
+    body: PasswordChange, principal: AccountOwner, db: EngineDep, config: AuthConfigDep
 ) -> None:
     """Change the password and end every other session; this one stays logged in."""
     problem = password_problem(body.new_password, principal.user.email)
@@ -61,12 +62,13 @@ async def change_my_password(
 
 @router.get("/me/sessions", response_model=list[SessionPublic], responses=FORBIDDEN)
 async def list_my_sessions(
-    principal: AccountOwner, db: SessionDep, config: AuthConfigDep
+    principal: AccountOwner, db: EngineDep, config: AuthConfigDep
 ) -> list[SessionPublic]:
     assert principal.user.id is not None
-    sessions = await crud.list_live_sessions(
-        db, user_id=principal.user.id, idle_since=utcnow() - config.session_idle_timeout
-    )
+    async with db.connect() as conn:
+        sessions = await crud.list_live_sessions(
+            conn, user_id=principal.user.id, idle_since=utcnow() - config.session_idle_timeout
+        )
     return [
         SessionPublic(
             id=s.id,
@@ -87,7 +89,7 @@ async def list_my_sessions(
     responses={**FORBIDDEN, **NOT_FOUND},
 )
 async def end_my_session(
-    session_id: Annotated[str, Path(max_length=64)], principal: AccountOwner, db: SessionDep
+    session_id: Annotated[str, Path(max_length=64)], principal: AccountOwner, db: EngineDep
 ) -> None:
     assert principal.user.id is not None
     if not await end_session(db, session_id=session_id, user_id=principal.user.id):
