@@ -8,7 +8,7 @@ from auth.errors import OAuthError, invalid_grant
 from auth.scopes import SCOPES
 from auth.tokens import hash_refresh_token, new_refresh_token, new_session_id
 from models import crud
-from models.database import Database
+from models.database import Connection, Database
 from models.tables import AuthSession, User
 from models.types import utcnow
 
@@ -109,36 +109,43 @@ async def refresh(
     engine: Database, config: AuthConfig, *, refresh_token: str, scope: str | None
 ) -> IssuedTokens:
     """RFC 6749 §6 with rotation: the presented token is spent, a new one is issued."""
+    async with engine.begin() as conn:
+        outcome = await _rotate(conn, config, refresh_token=refresh_token, scope=scope)
+    # Raised after the commit: a reused token's session stays revoked, a useless token spent.
+    if isinstance(outcome, OAuthError):
+        raise outcome
+    return outcome
+
+
+async def _rotate(
+    conn: Connection, config: AuthConfig, *, refresh_token: str, scope: str | None
+) -> IssuedTokens | OAuthError:
+    """One transaction. Returns the refusal to commit; raises the ones to roll back."""
     token_hash = hash_refresh_token(refresh_token)
-    async with engine.connect() as conn:
-        session_id = await crud.spend_refresh_token(conn, token_hash)
-        if session_id is None:
-            spent = await crud.find_refresh_token(conn, token_hash)
-            if spent is not None:
-                # Reuse of a spent token: someone holds a copy. End the whole family.
-                await crud.revoke_auth_session(conn, session_id=spent.session_id)
-                await conn.commit()
-                raise OAuthError(
-                    "invalid_grant",
-                    "This refresh token was already used; the session has been ended.",
-                )
+    session_id = await crud.spend_refresh_token(conn, token_hash)
+    if session_id is None:
+        spent = await crud.find_refresh_token(conn, token_hash)
+        if spent is None:
             raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
-
-        found = await crud.get_session_with_user(conn, session_id=session_id)
-        assert found is not None  # the foreign key guarantees it
-        auth_session, user = found
-        problem = session_problem(auth_session, user, idle_timeout=config.session_idle_timeout)
-        if problem is not None:
-            await conn.commit()  # the token stays spent: it was useless anyway
-            raise OAuthError("invalid_grant", problem)
-        # Raises before the commit: a bad request does not cost the client its refresh token.
-        scopes = parse_scope(scope, frozenset(auth_session.scope.split()))
-
-        new_token = new_refresh_token()
-        await crud.add_refresh_token(
-            conn, session_id=session_id, token_hash=hash_refresh_token(new_token), used_at=utcnow()
+        # Reuse of a spent token: someone holds a copy. End the whole family.
+        await crud.revoke_auth_session(conn, session_id=spent.session_id)
+        return OAuthError(
+            "invalid_grant", "This refresh token was already used; the session has been ended."
         )
-        await conn.commit()
+
+    found = await crud.get_session_with_user(conn, session_id=session_id)
+    assert found is not None  # the foreign key guarantees it
+    auth_session, user = found
+    problem = session_problem(auth_session, user, idle_timeout=config.session_idle_timeout)
+    if problem is not None:
+        return OAuthError("invalid_grant", problem)
+    # Raised, so rolled back: a bad request does not cost the client its refresh token.
+    scopes = parse_scope(scope, frozenset(auth_session.scope.split()))
+
+    new_token = new_refresh_token()
+    await crud.add_refresh_token(
+        conn, session_id=session_id, token_hash=hash_refresh_token(new_token), used_at=utcnow()
+    )
     return _issue(config, auth_session, scopes, new_token)
 
 

@@ -14,7 +14,7 @@ write concurrency is what PostgreSQL is for.
 import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
@@ -105,7 +105,31 @@ class InlineEngine:
         self.sync_engine.dispose()
 
 
-Database = AsyncEngine | InlineEngine
+class PostgresEngine:
+    """Two pools on one PostgreSQL: autocommit connections for reads, transactions for writes.
+
+    A read then costs one round trip: no BEGIN, no ROLLBACK when the connection goes back, and
+    no switching of the isolation level at each checkout (which `execution_options` would do).
+    """
+
+    def __init__(self, reads: AsyncEngine, writes: AsyncEngine) -> None:
+        self.reads = reads
+        self.writes = writes
+        self.url = writes.url
+        self.dialect = writes.dialect
+
+    def connect(self) -> AsyncConnection:
+        return self.reads.connect()
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.writes.begin()
+
+    async def dispose(self) -> None:
+        await self.reads.dispose()
+        await self.writes.dispose()
+
+
+Database = PostgresEngine | InlineEngine
 Connection = AsyncConnection | InlineConnection
 
 
@@ -134,14 +158,21 @@ def create_engine(
         )
         event.listen(engine, "connect", _configure_sqlite)
         return InlineEngine(engine)
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_timeout=pool_timeout,
-        pool_pre_ping=True,  # a restarted server leaves dead pooled connections behind
-        connect_args={"connect_timeout": max(1, int(connect_timeout))},
-    )
+
+    # No pre-ping (a round trip per checkout): when a restarted server leaves dead pooled
+    # connections behind, the first request to meet one answers 503 and SQLAlchemy discards
+    # the whole pool, so the next ones reconnect.
+    def pool(**options: Any) -> AsyncEngine:
+        return create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            connect_args={"connect_timeout": max(1, int(connect_timeout))},
+            **options,
+        )
+
+    return PostgresEngine(reads=pool(isolation_level="AUTOCOMMIT"), writes=pool())
 
 
 @asynccontextmanager
