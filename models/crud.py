@@ -232,7 +232,8 @@ def price_to_cents(price: Decimal) -> int:
 
 
 def product_public(row: Row[Any]) -> ProductPublic:
-    return ProductPublic(
+    # Our own rows, already valid: construct without re-validating (20 of them per page).
+    return ProductPublic.model_construct(
         id=row.id,
         name=row.name,
         price=Decimal(row.price_cents).scaleb(-2),
