@@ -265,8 +265,10 @@ _PRODUCT = select(products).where(
     products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner_id")
 )
 # Ordered by the primary key: unique and immutable, so pages never overlap or skip.
+# count(*) OVER () is computed before LIMIT: each row carries the total, so one query serves
+# the page and its count.
 _PRODUCT_PAGE = (
-    select(products)
+    select(products, func.count().over().label("total"))
     .where(products.c.owner_id == bindparam("owner_id"))
     .order_by(products.c.id)
     .limit(bindparam("limit"))
@@ -288,9 +290,11 @@ async def list_products(
 ) -> tuple[list[Row[Any]], int]:
     params = {"owner_id": owner_id, "limit": limit, "offset": offset}
     page = list(await conn.execute(_PRODUCT_PAGE, params))
-    if len(page) < limit and (page or offset == 0):
-        return page, offset + len(page)  # this page holds the end of the list: no need to count
-    total = await conn.execute(_PRODUCT_COUNT, {"owner_id": owner_id})
+    if page:
+        return page, page[0].total
+    if offset == 0:
+        return page, 0
+    total = await conn.execute(_PRODUCT_COUNT, {"owner_id": owner_id})  # paged past the end
     return page, total.scalar_one()
 
 
