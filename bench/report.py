@@ -25,7 +25,6 @@ PACKAGES = (
     "pydantic",
     "sqlalchemy",
     "sqlmodel",
-    "aiosqlite",
     "psycopg",
     "python-jose",
     "libpass",
