@@ -6,7 +6,8 @@ from fastapi.security.utils import get_authorization_scheme_param
 from api.config import Settings
 from api.deps import AuthConfigDep, SettingsDep
 from api.responses import BODY_ERRORS, CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
-from api.throttling import ThrottleDep, account_key, address_key
+from api.throttling import Throttle, ThrottleDep, account_key, address_key
+from auth.config import AuthConfig
 from auth.deps import unauthorized
 from auth.errors import NO_STORE, OAuthError
 from auth.sessions import (
@@ -18,7 +19,7 @@ from auth.sessions import (
 )
 from auth.tokens import InvalidTokenError
 from models import crud
-from models.database import EngineDep
+from models.database import Database, EngineDep
 from models.schemas import LogoutRequest, OAuthErrorBody, Token, UserCreate, UserPublic
 from models.types import utcnow
 
@@ -64,6 +65,13 @@ def _clear_refresh_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite=settings.REFRESH_COOKIE_SAMESITE,
     )
+
+
+def _cleared_cookie_header(settings: Settings) -> str:
+    """The Set-Cookie value that deletes the refresh cookie, for an error response."""
+    response = Response()
+    _clear_refresh_cookie(response, settings)
+    return response.headers["set-cookie"]
 
 
 @router.post(
@@ -114,9 +122,7 @@ async def token(
     client_secret: FormField = None,
     user_agent: Annotated[str | None, Header(include_in_schema=False)] = None,
     browser: Annotated[str | None, Header(alias=BROWSER_HEADER, include_in_schema=False)] = None,
-    cookie_token: Annotated[
-        str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)
-    ] = None,
+    cookie_token: RefreshCookie = None,
 ) -> Token:
     """OAuth2 token endpoint (RFC 6749): `password` and `refresh_token` grants, form-encoded.
 
@@ -129,41 +135,17 @@ async def token(
             "invalid_request", "Send the token request as application/x-www-form-urlencoded."
         )
     browser_mode = bool(browser)
-    address = address_key(request)
     if grant_type is None or grant_type == "password":
-        if not username or not password:
-            raise OAuthError("invalid_request", "username and password are required.")
-        keys = (account_key(username), address)
-        limits = throttle.limits
-        wait = max(
-            await throttle.retry_after(limits.login_failures_per_account, keys[0]) or 0,
-            await throttle.retry_after(limits.login_failures_per_address, keys[1]) or 0,
+        issued = await _password_grant(
+            request, db, config, throttle, username, password, scope, user_agent
         )
-        if wait:
-            raise too_many("Too many failed logins", wait)
-        try:
-            issued = await login(
-                db, config, email=username, password=password, scope=scope, user_agent=user_agent
-            )
-        except OAuthError as exc:
-            if exc.error == "invalid_grant":
-                await throttle.hit(limits.login_failures_per_account, keys[0])
-                await throttle.hit(limits.login_failures_per_address, keys[1])
-            raise
     elif grant_type == "refresh_token":
         presented = refresh_token or (cookie_token if browser_mode else None)
-        if not presented:
-            raise OAuthError("invalid_request", "refresh_token is required.")
-        refresh_wait = await throttle.retry_after(throttle.limits.refreshes_per_address, address)
-        if refresh_wait:
-            raise too_many("Too many refreshes", refresh_wait)
-        await throttle.hit(throttle.limits.refreshes_per_address, address)
         try:
-            issued = await refresh(db, config, refresh_token=presented, scope=scope)
+            issued = await _refresh_grant(request, db, config, throttle, presented, scope)
         except OAuthError as exc:
             if browser_mode and exc.error == "invalid_grant":
-                _clear_refresh_cookie(response, settings)
-                exc.headers.update({"set-cookie": response.headers["set-cookie"]})
+                exc.headers["set-cookie"] = _cleared_cookie_header(settings)
             raise
     else:
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported.")
@@ -179,6 +161,57 @@ async def token(
     )
 
 
+async def _password_grant(
+    request: Request,
+    db: Database,
+    config: AuthConfig,
+    throttle: Throttle,
+    username: str | None,
+    password: str | None,
+    scope: str | None,
+    user_agent: str | None,
+) -> IssuedTokens:
+    if not username or not password:
+        raise OAuthError("invalid_request", "username and password are required.")
+    limits = throttle.limits
+    per_account = (limits.login_failures_per_account, account_key(username))
+    per_address = (limits.login_failures_per_address, address_key(request))
+    # Checked before the password is: a throttled guess costs us no hash and tells nothing.
+    wait = max(
+        await throttle.retry_after(*per_account) or 0,
+        await throttle.retry_after(*per_address) or 0,
+    )
+    if wait:
+        raise too_many("Too many failed logins", wait)
+    try:
+        return await login(
+            db, config, email=username, password=password, scope=scope, user_agent=user_agent
+        )
+    except OAuthError as exc:
+        if exc.error == "invalid_grant":
+            await throttle.hit(*per_account)
+            await throttle.hit(*per_address)
+        raise
+
+
+async def _refresh_grant(
+    request: Request,
+    db: Database,
+    config: AuthConfig,
+    throttle: Throttle,
+    refresh_token: str | None,
+    scope: str | None,
+) -> IssuedTokens:
+    if not refresh_token:
+        raise OAuthError("invalid_request", "refresh_token is required.")
+    limit, address = throttle.limits.refreshes_per_address, address_key(request)
+    wait = await throttle.retry_after(limit, address)
+    if wait:
+        raise too_many("Too many refreshes", wait)
+    await throttle.hit(limit, address)
+    return await refresh(db, config, refresh_token=refresh_token, scope=scope)
+
+
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
 async def logout(
     request: Request,
@@ -186,9 +219,7 @@ async def logout(
     config: AuthConfigDep,
     settings: SettingsDep,
     body: Annotated[LogoutRequest | None, Body()] = None,
-    cookie_token: Annotated[
-        str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)
-    ] = None,
+    cookie_token: RefreshCookie = None,
 ) -> Response:
     """End the current session: its access and refresh tokens stop working at once.
 
