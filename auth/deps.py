@@ -98,7 +98,6 @@ async def get_current_user(
     return principal.user
 
 
-CurrentPrincipal = Annotated[Principal, Security(get_principal)]
 CurrentUser = Annotated[User, Security(get_current_user)]
 ProductReader = Annotated[User, Security(get_current_user, scopes=["products:read"])]
 ProductWriter = Annotated[User, Security(get_current_user, scopes=["products:write"])]

@@ -1,7 +1,6 @@
 """Access tokens (JWT, HS256, RFC 8725) and opaque refresh tokens."""
 
 import hashlib
-import hmac
 import secrets
 import time
 import uuid
@@ -146,7 +145,3 @@ def new_refresh_token() -> str:
 
 def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def tokens_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())

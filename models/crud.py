@@ -116,8 +116,11 @@ async def create_auth_session(
 
 # Hot statements are built once: building and hashing a statement costs more than SQLite
 # takes to run it. Values go in as bound parameters.
-_SESSION_COLUMNS = [c.label(f"s_{c.name}") for c in auth_sessions.c]
-_USER_COLUMNS = [c.label(f"u_{c.name}") for c in users.c]
+# Both tables have `id` and `created_at`: prefixed labels keep the joined row unambiguous.
+_SESSION_LABELS = [(c.name, f"s_{c.name}") for c in auth_sessions.c]
+_USER_LABELS = [(c.name, f"u_{c.name}") for c in users.c]
+_SESSION_COLUMNS = [auth_sessions.c[name].label(label) for name, label in _SESSION_LABELS]
+_USER_COLUMNS = [users.c[name].label(label) for name, label in _USER_LABELS]
 _SESSION_WITH_USER = (
     select(*_SESSION_COLUMNS, *_USER_COLUMNS)
     .join_from(auth_sessions, users, users.c.id == auth_sessions.c.user_id)
@@ -141,9 +144,9 @@ async def get_session_with_user(
         return None
     values = row._mapping
     auth_session = AuthSession.model_construct(
-        **{c.name: values[f"s_{c.name}"] for c in auth_sessions.c}
+        **{name: values[label] for name, label in _SESSION_LABELS}
     )
-    user = User.model_construct(**{c.name: values[f"u_{c.name}"] for c in users.c})
+    user = User.model_construct(**{name: values[label] for name, label in _USER_LABELS})
     return auth_session, user
 
 
