@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.middleware import body_too_large
 from auth.errors import NO_STORE, OAuthError
 from models.crud import EmailTakenError
 
@@ -53,6 +54,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == status.HTTP_400_BAD_REQUEST and _is_token_endpoint(request):
         # e.g. a form body that is not UTF-8: still an RFC 6749 answer at the token endpoint
         return oauth_error_response(OAuthError("invalid_request", str(exc.detail)))
+    if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:
+        # A chunked body counted past the limit: the same words as a declared one gets.
+        limit = request.app.state.settings.MAX_BODY_BYTES
+        return JSONResponse({"detail": body_too_large(limit)}, status_code=exc.status_code)
     return await http_exception_handler(request, exc)
 
 

@@ -8,8 +8,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 NO_STORE_EXEMPT_PREFIXES = ("/docs/static/", "/redoc/")
 
 
+def body_too_large(limit: int) -> str:
+    return f"Request body too large; the limit is {limit} bytes."
+
+
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"Request body too large; the limit is {limit} bytes."}).encode()
+    body = json.dumps({"detail": body_too_large(limit)}).encode()
     await send(
         {
             "type": "http.response.start",

@@ -45,7 +45,7 @@ def test_chunked_body_growing_past_the_limit_is_413_json(client: ApiClient) -> N
         "/products", content=chunks(), headers={**headers, "Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    assert response.json()["detail"]
+    assert "limit" in response.json()["detail"]
     assert product_count(client, headers) == 0
 
 
