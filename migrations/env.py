@@ -1,15 +1,15 @@
 """Alembic environment: used by start-up (with a connection) and by `alembic upgrade head`."""
 
+import asyncio
 import os
 from typing import Any, Literal
 
 from alembic import context
-from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables)
-from models.database import sync_url
+from models.database import create_engine, schema_lock
 from models.types import UTCDateTime
 
 config = context.config
@@ -35,12 +35,18 @@ def run(connection: Connection) -> None:
         context.run_migrations()
 
 
+async def run_standalone(database_url: str) -> None:
+    """`alembic upgrade head` by hand: the same engine and lock as start-up."""
+    engine = create_engine(database_url)
+    try:
+        async with schema_lock(engine) as new_connection:
+            await new_connection.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
 connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
 else:
-    url = os.environ.get("DATABASE_URL", "sqlite:///./stockroom.db")
-    engine = create_engine(sync_url(url))
-    with engine.begin() as new_connection:
-        run(new_connection)
-    engine.dispose()
+    asyncio.run(run_standalone(os.environ.get("DATABASE_URL", "sqlite:///./stockroom.db")))

@@ -1,29 +1,44 @@
 """The database handle, its connections, and the lock that serialises schema changes.
 
-PostgreSQL (psycopg 3) runs on SQLAlchemy's asyncio engine: a query waits on the network, so
-the event loop serves other requests meanwhile. SQLite is a library, not a server: a
-primary-key read takes ~50 µs in place, while an asyncio driver (aiosqlite) hops to a thread
-per cursor call and costs ~0.9 ms (measured here). So SQLite runs through SQLAlchemy's plain
-engine, called in place by `InlineEngine`, which offers the same `connect()`/`begin()`/
-`execute()` surface as `AsyncEngine`. The price: while SQLite waits for another process's
-write lock (WAL lets readers through, so only writers wait, and only for a transaction as short
-as ours), this worker's event loop waits too. That is SQLite's single-writer nature; more
-write concurrency is what PostgreSQL is for.
+Both engines offer `connect()` (autocommit reads), `begin()` (a transaction) and connections
+whose `execute()` runs SQLAlchemy Core statements, so `crud` serves both databases.
+
+PostgreSQL runs on asyncpg directly (`PostgresEngine`): a query waits on the network, so the
+event loop serves other requests meanwhile. SQLite is a library, not a server: a primary-key
+read takes ~50 µs in place, while an asyncio driver (aiosqlite) hops to a thread per cursor
+call and costs ~0.9 ms (measured here). So SQLite runs through SQLAlchemy's plain engine,
+called in place by `InlineEngine`. The price: while SQLite waits for another process's write
+lock (WAL lets readers through, so only writers wait, and only for a transaction as short as
+ours), this worker's event loop waits too. That is SQLite's single-writer nature; more write
+concurrency is what PostgreSQL is for.
 """
+
+from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
+import asyncpg
 import sqlalchemy
+from asyncpg.pool import PoolConnectionProxy
 from fastapi import Depends, Request
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, CursorResult, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import URL, Result, make_url
+from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 SQLITE_BUSY_TIMEOUT_S = 30
 # Any fixed 64-bit number; workers and hosts agree on it to serialise schema changes.
@@ -31,16 +46,6 @@ SCHEMA_LOCK_ID = 0x5704_C500
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def sync_url(database_url: str) -> URL:
-    """Accept `sqlite:///x.db` or `postgresql://...` as people write them; pick the drivers."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        return url.set(drivername="sqlite")
-    if url.get_backend_name() == "postgresql":
-        return url.set(drivername="postgresql+psycopg")  # psycopg 3: sync and async alike
-    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -67,8 +72,8 @@ class InlineConnection:
         self.sync_connection = connection
 
     async def execute(
-        self, statement: Executable, parameters: dict[str, Any] | None = None
-    ) -> CursorResult[Any]:
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
         return self.sync_connection.execute(statement, parameters)
 
     async def commit(self) -> None:
@@ -101,36 +106,202 @@ class InlineEngine:
         with self.sync_engine.begin() as connection:
             yield InlineConnection(connection)
 
+    def admin(self) -> AbstractAsyncContextManager[InlineConnection]:
+        return self.begin()
+
     async def dispose(self) -> None:
         self.sync_engine.dispose()
 
 
-class PostgresEngine:
-    """Two pools on one PostgreSQL: autocommit connections for reads, transactions for writes.
+class _PooledConnection(asyncpg.Connection):
+    def get_reset_query(self) -> str:
+        # asyncpg resets each connection it takes back (one more round trip per checkout).
+        # Nothing here outlives a transaction: no SET, LISTEN, cursors or session-level
+        # advisory locks. asyncpg still rolls back a transaction left open.
+        return ""
 
-    A read then costs one round trip: no BEGIN, no ROLLBACK when the connection goes back, and
-    no switching of the isolation level at each checkout (which `execution_options` would do).
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A Core statement compiled once for asyncpg: its SQL and how values go in and out."""
+
+    compiled: SQLCompiler
+    sql: str
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    keys: tuple[str, ...] | None  # None: a text() statement, keys come from the rows
+    results: tuple[Callable[[Any], Any] | None, ...] | None  # None: values need no processing
+
+    def arguments(self, parameters: Mapping[str, Any] | None) -> list[Any]:
+        values = self.compiled.construct_params(parameters) or {}
+        return [values[name] if bind is None else bind(values[name]) for name, bind in self.binds]
+
+    def result(self, records: list[asyncpg.Record]) -> Result[Any]:
+        keys = self.keys if self.keys is not None else tuple(records[0].keys() if records else ())
+        rows: Iterable[Any] = records
+        if self.results is not None:
+            results = self.results
+            rows = [
+                tuple(v if p is None else p(v) for p, v in zip(results, r, strict=True))
+                for r in records
+            ]
+        return IteratorResult(SimpleResultMetaData(keys), iter(rows))
+
+
+_PG_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+# Keyed by the statement object: the hot statements are built once at import, so they compile
+# once; statements built per call compile per call and leave with their last reference.
+_plans: weakref.WeakKeyDictionary[Executable, _Plan] = weakref.WeakKeyDictionary()
+
+
+def _plan(statement: Executable) -> _Plan:
+    plan = _plans.get(statement)
+    if plan is not None:
+        return plan
+    if not isinstance(statement, ClauseElement):
+        raise TypeError(f"cannot run {type(statement).__name__} on PostgreSQL")
+    compiled = statement.compile(dialect=_PG_DIALECT)
+    assert isinstance(compiled, SQLCompiler)
+    binds = tuple(
+        (name, compiled.binds[name].type.dialect_impl(_PG_DIALECT).bind_processor(_PG_DIALECT))
+        for name in compiled.positiontup or ()
+    )
+    columns = getattr(statement, "exported_columns", None)
+    keys = results = None
+    if columns is not None:
+        keys = tuple(column.key for column in columns)
+        processors = tuple(
+            column.type.dialect_impl(_PG_DIALECT).result_processor(_PG_DIALECT, None)
+            for column in columns
+        )
+        results = processors if any(processors) else None
+    plan = _Plan(compiled, compiled.string, binds, keys, results)
+    _plans[statement] = plan
+    return plan
+
+
+_DRIVER_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# asyncpg's errors for "the server is unreachable, restarting, or out of connections".
+_OUTAGES = (
+    OSError,
+    asyncpg.InterfaceError,  # includes "connection was closed in the middle of operation"
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.InsufficientResourcesError,  # 53: too many connections
+    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up
+)
+
+
+async def _as_sqlalchemy_error(exc: Exception, pool: asyncpg.Pool) -> Exception:
+    """asyncpg's error as SQLAlchemy's, which the API maps to 409/503 as it does SQLite's."""
+    if isinstance(exc, TimeoutError):  # no pooled connection free, or connecting took too long
+        return SQLAlchemyTimeoutError(str(exc) or "timed out waiting for PostgreSQL")
+    if isinstance(exc, _OUTAGES):
+        # After a restart every idle connection is dead: replace them all, not one per
+        # failed request.
+        await pool.expire_connections()
+        return OperationalError(None, None, exc, connection_invalidated=True)
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(None, None, exc)
+    if isinstance(exc, asyncpg.DataError):
+        return DataError(None, None, exc)
+    return DBAPIError(None, None, exc)
+
+
+class PostgresConnection:
+    """A pooled asyncpg connection that runs SQLAlchemy Core statements.
+
+    SQLAlchemy's asyncio engine adds a greenlet hop and its own pool on top of the driver;
+    measured here, that doubled the cost of a primary-key read. Statements are still built
+    with Core (one crud module for both databases) and compiled by SQLAlchemy's asyncpg
+    dialect, once per statement object; rows come back as SQLAlchemy `Row`s.
     """
 
-    def __init__(self, reads: AsyncEngine, writes: AsyncEngine) -> None:
-        self.reads = reads
-        self.writes = writes
-        self.url = writes.url
-        self.dialect = writes.dialect
+    def __init__(self, raw: PoolConnectionProxy[asyncpg.Record], pool: asyncpg.Pool) -> None:
+        self.raw = raw
+        self.pool = pool
 
-    def connect(self) -> AsyncConnection:
-        return self.reads.connect()
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Result[Any]:
+        plan = _plan(statement)
+        try:
+            records = await self.raw.fetch(plan.sql, *plan.arguments(parameters))
+        except _DRIVER_ERRORS as exc:
+            raise await _as_sqlalchemy_error(exc, self.pool) from exc
+        return plan.result(records)
 
-    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self.writes.begin()
+
+class PostgresEngine:
+    """An asyncpg pool for requests; SQLAlchemy's engine only for schema work (Alembic)."""
+
+    dialect = _PG_DIALECT
+
+    def __init__(
+        self, url: URL, *, pool_size: int, pool_timeout: float, connect_timeout: float
+    ) -> None:
+        self.url = url
+        self.pool_timeout = pool_timeout
+        self.connect_timeout = connect_timeout
+        self.pool: asyncpg.Pool = asyncpg.create_pool(
+            url.set(drivername="postgresql").render_as_string(hide_password=False),
+            min_size=0,
+            max_size=pool_size,
+            timeout=connect_timeout,
+            connection_class=_PooledConnection,
+        )
+        self._opened = False
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        if not self._opened:
+            await self.pool  # min_size=0: opens no connection yet
+            self._opened = True
+        return self.pool
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[PostgresConnection]:
+        """A connection in autocommit mode: each statement is its own transaction."""
+        pool = await self._open_pool()
+        try:
+            async with pool.acquire(timeout=self.pool_timeout) as raw:
+                yield PostgresConnection(raw, pool)
+        except _DRIVER_ERRORS as exc:
+            raise await _as_sqlalchemy_error(exc, pool) from exc
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[PostgresConnection]:
+        """A transaction, committed when the block ends and rolled back if it raises."""
+        async with self.connect() as conn, conn.raw.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def admin(self) -> AsyncIterator[AsyncConnection]:
+        """A SQLAlchemy connection in a transaction, for Alembic (which needs `run_sync`)."""
+        engine = create_async_engine(
+            self.url, poolclass=NullPool, connect_args={"timeout": self.connect_timeout}
+        )
+        try:
+            async with engine.begin() as conn:
+                yield conn
+        finally:
+            await engine.dispose()
 
     async def dispose(self) -> None:
-        await self.reads.dispose()
-        await self.writes.dispose()
+        if self._opened:
+            await self.pool.close()
 
 
 Database = PostgresEngine | InlineEngine
-Connection = AsyncConnection | InlineConnection
+Connection = PostgresConnection | InlineConnection
+AdminConnection = AsyncConnection | InlineConnection
+
+
+def sqlalchemy_url(database_url: str) -> URL:
+    """Accept `sqlite:///x.db` or `postgresql://...` as people write them; pick the drivers."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return url.set(drivername="sqlite")
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+asyncpg")
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
 def create_engine(
@@ -141,7 +312,7 @@ def create_engine(
     pool_timeout: float = 10,
     connect_timeout: float = 5,
 ) -> Database:
-    url = sync_url(database_url)
+    url = sqlalchemy_url(database_url)
     if url.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None:
@@ -158,25 +329,19 @@ def create_engine(
         )
         event.listen(engine, "connect", _configure_sqlite)
         return InlineEngine(engine)
-
-    # No pre-ping (a round trip per checkout): when a restarted server leaves dead pooled
-    # connections behind, the first request to meet one answers 503 and SQLAlchemy discards
-    # the whole pool, so the next ones reconnect.
-    def pool(**options: Any) -> AsyncEngine:
-        return create_async_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=pool_timeout,
-            connect_args={"connect_timeout": max(1, int(connect_timeout))},
-            **options,
-        )
-
-    return PostgresEngine(reads=pool(isolation_level="AUTOCOMMIT"), writes=pool())
+    # No health check at checkout (a round trip each): when a restarted server leaves dead
+    # connections behind, the first request to meet one answers 503 and the pool replaces
+    # them all, so the next ones reconnect.
+    return PostgresEngine(
+        url,
+        pool_size=pool_size + max_overflow,
+        pool_timeout=pool_timeout,
+        connect_timeout=connect_timeout,
+    )
 
 
 @asynccontextmanager
-async def schema_lock(engine: Database) -> AsyncIterator[Connection]:
+async def schema_lock(engine: Database) -> AsyncIterator[AdminConnection]:
     """Hold a lock every worker and host respects while the schema is created or migrated."""
     path = sqlite_path(engine.url)
     if path is not None:
@@ -184,13 +349,13 @@ async def schema_lock(engine: Database) -> AsyncIterator[Connection]:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            async with engine.begin() as conn:
+            async with engine.admin() as conn:
                 yield conn
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
         return
-    async with engine.begin() as conn:
+    async with engine.admin() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": SCHEMA_LOCK_ID})
         yield conn

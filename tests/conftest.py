@@ -15,10 +15,10 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
 
 from api.config import Settings
 from api.main import create_app
-from models.database import sync_url
 from tests.helpers import ApiClient
 from tests.services import PostgresServer
 
@@ -46,6 +46,14 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
+
+
+def sync_url(database_url: str) -> URL:
+    """A blocking SQLAlchemy URL for what tests do outside the app (psycopg for PostgreSQL)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def execute_sql(settings: Settings, sql: str, **params: Any) -> list[Any]:

@@ -10,8 +10,7 @@ from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401
 from api.config import Settings
-from models.database import sync_url
-from tests.conftest import BACKEND, execute_sql, make_settings
+from tests.conftest import BACKEND, execute_sql, make_settings, sync_url
 from tests.helpers import ApiClient
 
 REPO = Path(__file__).resolve().parent.parent
