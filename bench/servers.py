@@ -20,7 +20,8 @@ import psycopg
 from bench.load import BenchError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-UVICORN_FLAGS = ("--no-access-log", "--loop", "uvloop", "--http", "httptools")
+# What `stockroom serve` runs with (api/cli.py says why asyncio rather than uvloop).
+UVICORN_FLAGS = ("--no-access-log", "--loop", "asyncio", "--http", "httptools")
 STOCKROOM_APP = "api.main:app"
 BASELINE_APP = "bench.baseline:app"
 BASELINE_DATABASE = "bench_baseline"

@@ -11,9 +11,10 @@ one round trip instead of two.
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import SQLModel
@@ -47,8 +48,11 @@ def _load(model: type[M], row: Row[Any] | None) -> M | None:
 # --- users -------------------------------------------------------------------------------------
 
 
+_USER_BY_EMAIL = select(users).where(users.c.email == bindparam("email"))
+
+
 async def get_user_by_email(conn: Connection, email: str) -> User | None:
-    result = await conn.execute(select(users).where(users.c.email == email.lower()))
+    result = await conn.execute(_USER_BY_EMAIL, {"email": email.lower()})
     return _load(User, result.first())
 
 
@@ -230,6 +234,9 @@ async def list_live_sessions(
 # --- products ----------------------------------------------------------------------------------
 
 
+_PRODUCT_FIELDS = ("owner_id", "name", "price_cents", "description", "created_at", "updated_at")
+
+
 def price_to_cents(price: Decimal) -> int:
     return int(price.scaleb(2))
 
@@ -246,20 +253,24 @@ def product_public(row: Row[Any]) -> ProductPublic:
     )
 
 
+_INSERT_PRODUCT = (
+    insert(products)
+    .values({name: bindparam(f"new_{name}") for name in _PRODUCT_FIELDS})
+    .returning(products)
+)
+
+
 async def create_product(conn: Connection, *, owner_id: int, data: ProductCreate) -> Row[Any]:
     now = utcnow()
-    result = await conn.execute(
-        insert(products)
-        .values(
-            owner_id=owner_id,
-            name=data.name,
-            price_cents=price_to_cents(data.price),
-            description=data.description,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(products)
-    )
+    values = {
+        "owner_id": owner_id,
+        "name": data.name,
+        "price_cents": price_to_cents(data.price),
+        "description": data.description,
+        "created_at": now,
+        "updated_at": now,
+    }
+    result = await conn.execute(_INSERT_PRODUCT, {f"new_{k}": v for k, v in values.items()})
     row: Row[Any] = result.one()
     return row
 
@@ -301,6 +312,20 @@ async def list_products(
     return page, total.scalar_one()
 
 
+@cache
+def _update_product_statement(fields: frozenset[str]) -> Update:
+    # One statement per set of changed fields (a handful), each built and compiled once.
+    # Bound names differ from column names: SQLAlchemy reserves those for SET itself.
+    return (
+        update(products)
+        .where(
+            products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner_id")
+        )
+        .values({name: bindparam(f"new_{name}") for name in sorted(fields)})
+        .returning(products)
+    )
+
+
 async def update_product(
     conn: Connection, *, owner_id: int, product_id: int, data: ProductUpdate
 ) -> Row[Any] | None:
@@ -308,20 +333,22 @@ async def update_product(
     if "price" in fields:
         fields["price_cents"] = price_to_cents(fields.pop("price"))
     fields["updated_at"] = utcnow()
+    statement = _update_product_statement(frozenset(fields))
+    params = {f"new_{name}": value for name, value in fields.items()}
     result = await conn.execute(
-        update(products)
-        .where(products.c.id == product_id, products.c.owner_id == owner_id)
-        .values(**fields)
-        .returning(products)
+        statement, {**params, "product_id": product_id, "owner_id": owner_id}
     )
     row: Row[Any] | None = result.first()
     return row
 
 
+_DELETE_PRODUCT = (
+    delete(products)
+    .where(products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner_id"))
+    .returning(products.c.id)
+)
+
+
 async def delete_product(conn: Connection, *, owner_id: int, product_id: int) -> bool:
-    result = await conn.execute(
-        delete(products)
-        .where(products.c.id == product_id, products.c.owner_id == owner_id)
-        .returning(products.c.id)
-    )
+    result = await conn.execute(_DELETE_PRODUCT, {"product_id": product_id, "owner_id": owner_id})
     return result.first() is not None
