@@ -318,9 +318,7 @@ def _update_product_statement(fields: frozenset[str]) -> Update:
     # Bound names differ from column names: SQLAlchemy reserves those for SET itself.
     return (
         update(products)
-        .where(
-            products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner_id")
-        )
+        .where(products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner"))
         .values({name: bindparam(f"new_{name}") for name in sorted(fields)})
         .returning(products)
     )
@@ -335,9 +333,7 @@ async def update_product(
     fields["updated_at"] = utcnow()
     statement = _update_product_statement(frozenset(fields))
     params = {f"new_{name}": value for name, value in fields.items()}
-    result = await conn.execute(
-        statement, {**params, "product_id": product_id, "owner_id": owner_id}
-    )
+    result = await conn.execute(statement, {**params, "product_id": product_id, "owner": owner_id})
     row: Row[Any] | None = result.first()
     return row
 
