@@ -15,6 +15,7 @@ concurrency is what PostgreSQL is for.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import weakref
@@ -248,6 +249,7 @@ class PostgresEngine:
             timeout=connect_timeout,
             connection_class=_PooledConnection,
         )
+        self._slots = asyncio.Semaphore(pool_size)
         self._opened = False
 
     async def _open_pool(self) -> asyncpg.Pool:
@@ -260,11 +262,30 @@ class PostgresEngine:
     async def connect(self) -> AsyncIterator[PostgresConnection]:
         """A connection in autocommit mode: each statement is its own transaction."""
         pool = await self._open_pool()
+        await self._take_slot()
         try:
-            async with pool.acquire(timeout=self.pool_timeout) as raw:
+            async with pool.acquire() as raw:
                 yield PostgresConnection(raw, pool)
         except _DRIVER_ERRORS as exc:
             raise await _as_sqlalchemy_error(exc, pool) from exc
+        finally:
+            self._slots.release()
+
+    async def _take_slot(self) -> None:
+        # First come, first served. asyncpg's pool queue lets a newcomer take a connection
+        # freed for a waiter, who then queues again at the back: under load some requests
+        # waited many times longer than others. With a slot per connection, asyncpg's queue
+        # always has one ready.
+        if not self._slots.locked():
+            await self._slots.acquire()  # returns at once, so no timer to arm
+            return
+        try:
+            async with asyncio.timeout(self.pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise SQLAlchemyTimeoutError(
+                f"no database connection free within {self.pool_timeout} s"
+            ) from exc
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[PostgresConnection]:
