@@ -31,9 +31,7 @@ async def list_products(
     assert user.id is not None
     async with db.connect() as conn:
         items, total = await crud.list_products(conn, owner_id=user.id, limit=limit, offset=offset)
-    return ProductPage(
-        items=[crud.product_public(p) for p in items], total=total, limit=limit, offset=offset
-    )
+    return crud.product_page(items, total=total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
