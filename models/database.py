@@ -80,7 +80,9 @@ class _Plan:
     sql: str
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     keys: tuple[str, ...] | None  # None: a text() statement, keys come from the driver
-    results: tuple[Callable[[Any], Any] | None, ...] | None  # None: values need no processing
+    results: tuple[
+        tuple[int, Callable[[Any], Any]], ...
+    ]  # (column, processor), only those with one
 
     def arguments(self, parameters: Mapping[str, Any] | None) -> list[Any]:
         values = self.compiled.construct_params(parameters) or {}
@@ -89,12 +91,14 @@ class _Plan:
     def result(self, records: Sequence[Any], keys: Sequence[str]) -> Result[Any]:
         """Rows as SQLAlchemy's, named by `keys` (the statement's columns, or the driver's)."""
         rows: Iterable[Any] = records
-        if self.results is not None:
-            results = self.results
-            rows = [
-                tuple(v if p is None else p(v) for p, v in zip(results, r, strict=True))
-                for r in records
-            ]
+        if self.results:
+            processed = []
+            for record in records:
+                row = list(record)
+                for column, process in self.results:
+                    row[column] = process(row[column])
+                processed.append(row)
+            rows = processed
         return IteratorResult(SimpleResultMetaData(keys), iter(rows))
 
 
@@ -104,7 +108,9 @@ _plans: dict[str, weakref.WeakKeyDictionary[Executable, _Plan]] = {}
 
 
 def _plan(statement: Executable, dialect: Dialect) -> _Plan:
-    plans = _plans.setdefault(dialect.name, weakref.WeakKeyDictionary())
+    plans = _plans.get(dialect.name)
+    if plans is None:
+        plans = _plans[dialect.name] = weakref.WeakKeyDictionary()
     plan = plans.get(statement)
     if plan is not None:
         return plan
@@ -117,13 +123,14 @@ def _plan(statement: Executable, dialect: Dialect) -> _Plan:
         for name in compiled.positiontup or ()
     )
     columns = getattr(statement, "exported_columns", None)
-    keys = results = None
+    keys = None
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     if columns is not None:
         keys = tuple(column.key for column in columns)
         processors = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
-        results = processors if any(processors) else None
+        results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
     plan = _Plan(compiled, compiled.string, binds, keys, results)
     plans[statement] = plan
     return plan
