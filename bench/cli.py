@@ -208,7 +208,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per route")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--login-connections", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=2, help="runs of every route (>= 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every route (>= 2)")
     parser.add_argument("--rounds", type=int, default=12, help="PASSWORD_HASH_ROUNDS")
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument(
