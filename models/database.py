@@ -80,9 +80,8 @@ class _Plan:
     sql: str
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
     keys: tuple[str, ...] | None  # None: a text() statement, keys come from the driver
-    results: tuple[
-        tuple[int, Callable[[Any], Any]], ...
-    ]  # (column, processor), only those with one
+    # (column index, processor) for the columns whose values need converting, and no others
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def arguments(self, parameters: Mapping[str, Any] | None) -> list[Any]:
         values = self.compiled.construct_params(parameters) or {}
