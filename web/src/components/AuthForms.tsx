@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { login, register } from "../api/client";
-import { ErrorBanner, Field, fieldErrors } from "./Form";
+import { ErrorBanner, Field, fieldErrors, useFormAction } from "./Form";
 
 interface LoginProps {
   initialEmail?: string;
@@ -12,21 +12,10 @@ interface LoginProps {
 export function LoginForm({ initialEmail = "", notice, onLoggedIn, onRegister }: LoginProps) {
   const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await login(email.trim(), password);
-      onLoggedIn();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  }
+  const { error, busy, submit } = useFormAction(async () => {
+    await login(email.trim(), password);
+    onLoggedIn();
+  });
 
   return (
     <section className="card narrow">
@@ -65,21 +54,10 @@ export function RegisterForm({ onRegistered, onLogin }: RegisterProps) {
   const [email, setEmail] = useState("");
   const [fullName, setFullName] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const user = await register(email.trim(), password, fullName.trim());
-      onRegistered(user.email);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  }
+  const { error, busy, submit } = useFormAction(async () => {
+    const user = await register(email.trim(), password, fullName.trim());
+    onRegistered(user.email);
+  });
 
   const errors = fieldErrors(error);
   return (

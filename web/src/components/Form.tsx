@@ -1,4 +1,4 @@
-import type { InputHTMLAttributes, ReactNode } from "react";
+import { useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
 import { ApiError, type FieldErrors } from "../api/errors";
 
 interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
@@ -43,4 +43,25 @@ export function ErrorBanner({ error, fields = [] }: { error: unknown; fields?: s
 
 export function fieldErrors(error: unknown): FieldErrors {
   return error instanceof ApiError ? error.fields : {};
+}
+
+/** A form's submit handler: busy while `action` runs, and its error kept for the banner. */
+export function useFormAction(action: () => Promise<void>) {
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return { error, busy, submit };
 }

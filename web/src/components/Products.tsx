@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/errors";
 import { createProduct, deleteProduct, listProducts, updateProduct, type Product, type ProductPage } from "../api/client";
-import { ErrorBanner, Field, fieldErrors } from "./Form";
+import { ErrorBanner, Field, fieldErrors, useFormAction } from "./Form";
 
 const PAGE_SIZES = [5, 10, 20, 50];
 const PRODUCT_FIELDS = ["name", "price", "description"];
@@ -33,22 +33,10 @@ function ProductForm({
   onCancel?: () => void;
 }) {
   const [draft, setDraft] = useState(initial);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await onSubmit(draft);
-      if (!onCancel) setDraft(EMPTY); // the create form empties itself for the next product
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { error, busy, submit } = useFormAction(async () => {
+    await onSubmit(draft);
+    if (!onCancel) setDraft(EMPTY); // the create form empties itself for the next product
+  });
 
   const errors = fieldErrors(error);
   const set = (key: keyof Draft) => (e: { target: { value: string } }) => setDraft({ ...draft, [key]: e.target.value });
