@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=20)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
     DB_POOL_SIZE: int = Field(default=10, ge=1)
-    # Overflow connections are closed when returned, so a busy worker would open and close
-    # them over and over: a fixed pool (requests queue for a connection) is cheaper.
+    # PostgreSQL: added to DB_POOL_SIZE (one pool, connections kept). SQLite: SQLAlchemy's
+    # overflow, closed when returned, so a busy worker would reopen them: 0 queues instead.
     DB_MAX_OVERFLOW: int = Field(default=0, ge=0)
     DB_POOL_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5, gt=0)

@@ -160,9 +160,6 @@ class InlineConnection:
             raise DBAPIError.instance(plan.sql, arguments, exc, sqlite3.Error) from exc
         return plan.result(rows, plan.keys or [column[0] for column in cursor.description or ()])
 
-    async def commit(self) -> None:
-        self.sync_connection.commit()
-
     async def run_sync(
         self,
         fn: Callable[Concatenate[sqlalchemy.Connection, P], T],
@@ -426,9 +423,9 @@ def create_engine(
         )
         event.listen(engine, "connect", _configure_sqlite)
         return InlineEngine(engine)
-    # No health check at checkout (a round trip each): when a restarted server leaves dead
-    # connections behind, the first request to meet one answers 503 and the pool replaces
-    # them all, so the next ones reconnect.
+    # No health check at checkout (a round trip each): connections the server closed are
+    # seen as closed and replaced; a request that meets one broken some other way answers 503
+    # and the connection is dropped.
     return PostgresEngine(
         url,
         pool_size=pool_size + max_overflow,
