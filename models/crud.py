@@ -8,7 +8,7 @@ on SQLite a transaction that reads first cannot wait for the write lock, and eve
 one round trip instead of two.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import configure_mappers
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import SQLModel
 
 from models.database import Connection
@@ -237,6 +238,16 @@ async def list_live_sessions(
 _PRODUCT_FIELDS = ("owner_id", "name", "price_cents", "description", "created_at", "updated_at")
 
 
+# Values of a prebuilt INSERT or UPDATE go in under names that differ from the column names:
+# SQLAlchemy reserves those for VALUES/SET, and adds any parameter named like a column to SET.
+def _column_values(columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    return {column: bindparam(f"new_{column}") for column in columns}
+
+
+def _new_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"new_{column}": value for column, value in values.items()}
+
+
 def price_to_cents(price: Decimal) -> int:
     return int(price.scaleb(2))
 
@@ -268,11 +279,7 @@ def product_page(rows: list[Row[Any]], *, total: int, limit: int, offset: int) -
     )
 
 
-_INSERT_PRODUCT = (
-    insert(products)
-    .values({name: bindparam(f"new_{name}") for name in _PRODUCT_FIELDS})
-    .returning(products)
-)
+_INSERT_PRODUCT = insert(products).values(_column_values(_PRODUCT_FIELDS)).returning(products)
 
 
 async def create_product(conn: Connection, *, owner_id: int, data: ProductCreate) -> Row[Any]:
@@ -285,7 +292,7 @@ async def create_product(conn: Connection, *, owner_id: int, data: ProductCreate
         "created_at": now,
         "updated_at": now,
     }
-    result = await conn.execute(_INSERT_PRODUCT, {f"new_{k}": v for k, v in values.items()})
+    result = await conn.execute(_INSERT_PRODUCT, _new_values(values))
     row: Row[Any] = result.one()
     return row
 
@@ -330,11 +337,10 @@ async def list_products(
 @cache
 def _update_product_statement(fields: frozenset[str]) -> Update:
     # One statement per set of changed fields (a handful), each built and compiled once.
-    # Bound names differ from column names: SQLAlchemy reserves those for SET itself.
     return (
         update(products)
         .where(products.c.id == bindparam("product_id"), products.c.owner_id == bindparam("owner"))
-        .values({name: bindparam(f"new_{name}") for name in sorted(fields)})
+        .values(_column_values(sorted(fields)))
         .returning(products)
     )
 
@@ -347,8 +353,8 @@ async def update_product(
         fields["price_cents"] = price_to_cents(fields.pop("price"))
     fields["updated_at"] = utcnow()
     statement = _update_product_statement(frozenset(fields))
-    params = {f"new_{name}": value for name, value in fields.items()}
-    result = await conn.execute(statement, {**params, "product_id": product_id, "owner": owner_id})
+    params = {**_new_values(fields), "product_id": product_id, "owner": owner_id}
+    result = await conn.execute(statement, params)
     row: Row[Any] | None = result.first()
     return row
 
