@@ -306,7 +306,12 @@ class ConnectionPool:
     async def _connect(self) -> asyncpg.Connection:
         self._open += 1
         try:
-            return await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
+            return await asyncpg.connect(
+                self.dsn,
+                timeout=self.connect_timeout,
+                # Which process holds a connection, for operators reading pg_stat_activity.
+                server_settings={"application_name": f"stockroom-{os.getpid()}"},
+            )
         except BaseException:
             self._open -= 1
             self._hand_over(None)

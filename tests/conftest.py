@@ -34,6 +34,14 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'stockroom.db'}"
 
 
+def fresh_database_url(tmp_path: Path) -> str:
+    """An empty database of the pass's kind, for a server that must not share the tests' one."""
+    if BACKEND == "postgres":
+        assert _postgres is not None, "the postgres fixture has not started"
+        return _postgres.create_database(f"fresh_{secrets.token_hex(6)}")
+    return f"sqlite:///{tmp_path / f'fresh-{secrets.token_hex(4)}' / 'stockroom.db'}"
+
+
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "SECRET_KEY": TEST_SECRET,

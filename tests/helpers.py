@@ -14,6 +14,12 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}{next(_counter)}@example.com"
 
 
+def assert_no_echo(body: Any) -> None:
+    """A 422 body names the field and the problem; it never carries the submitted value back."""
+    for error in body["detail"]:
+        assert set(error) <= {"type", "loc", "msg"}, error
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -20,7 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -36,8 +38,10 @@ __all__ = [
     "PostgresServer",
     "RedisServer",
     "ServiceError",
+    "StockroomServe",
     "UvicornServer",
     "free_port",
+    "wait_for",
 ]
 
 
@@ -51,6 +55,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def wait_for(
+    condition: Callable[[], object], what: str, *, timeout: float = 30.0, interval: float = 0.02
+) -> object:
+    """Poll until `condition()` is truthy and return it; fail naming `what` after `timeout`.
+
+    The deadline is generous on purpose: it only decides when a broken run gives up, never
+    how fast a passing one must be.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
 
 
 # --- process plumbing ------------------------------------------------------------------------
@@ -437,6 +459,11 @@ class PostgresServer(_Service):
             _terminate(self._proc, signal.SIGINT, timeout)
             self._proc = None
 
+    def create_database(self, name: str) -> str:
+        """A new empty database on this server; its URL."""
+        self._execute(f'CREATE DATABASE "{name}" OWNER "{self.user}"')
+        return self.url_for(name)
+
     def reset(self) -> None:
         """Drop and recreate the `stockroom` database, ending any connection to it."""
         self._execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
@@ -555,12 +582,51 @@ class RedisServer(_Service):
 
 # --- uvicorn ---------------------------------------------------------------------------------
 
+# uvicorn's own logging set-up with the worker's process id on every line, so a test can tell
+# which worker answered a request (`UvicornServer.answered_by`).
+_LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "default": {
+            "()": "uvicorn.logging.DefaultFormatter",
+            "fmt": "%(levelprefix)s [pid %(process)d] %(message)s",
+            "use_colors": False,
+        },
+        "access": {
+            "()": "uvicorn.logging.AccessFormatter",
+            "fmt": '%(levelprefix)s [pid %(process)d] %(client_addr)s - "%(request_line)s" '
+            "%(status_code)s",
+            "use_colors": False,
+        },
+    },
+    "handlers": {
+        "default": {
+            "formatter": "default",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        },
+        "access": {
+            "formatter": "access",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+        },
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
+_ACCESS_LINE = re.compile(r'\[pid (\d+)\] \S+ - "(\S+) (\S+) HTTP/[\d.]+" (\d+)')
+
 
 class UvicornServer(_Service):
     """`python -m uvicorn APP` as a subprocess, its output in a log file in a temp dir.
 
-    `env` is merged over os.environ. `cwd` defaults to the temp dir (so relative paths such as
+    `env` is merged over os.environ, less the variables named in `unset`. `cwd` defaults to the temp dir (so relative paths such as
     the development key file stay out of the repo); the app is imported from the repo root.
+    Access-log lines carry the worker's process id.
     """
 
     name = "uvicorn"
@@ -577,9 +643,11 @@ class UvicornServer(_Service):
         extra_args: Sequence[str] = (),
         start_timeout: float = 60.0,
         python: str = sys.executable,
+        unset: Collection[str] = (),
     ) -> None:
         super().__init__(port)
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        inherited = {k: v for k, v in os.environ.items() if k not in unset}
+        self.env = {**inherited, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.cwd = Path(cwd) if cwd is not None else self.tmpdir
         self.workers = workers
         self.app = app
@@ -587,6 +655,8 @@ class UvicornServer(_Service):
         self.extra_args = list(extra_args)
         self.start_timeout = start_timeout
         self.python = python
+        self.log_config = self.tmpdir / "logging.json"
+        self.log_config.write_text(json.dumps(_LOG_CONFIG))
 
     @property
     def base_url(self) -> str:
@@ -605,6 +675,8 @@ class UvicornServer(_Service):
             "--port",
             str(self.port),
             "--no-server-header",
+            "--log-config",
+            str(self.log_config),
         ]
         if self.workers is not None:
             argv += ["--workers", str(self.workers)]
@@ -621,7 +693,7 @@ class UvicornServer(_Service):
             self._answers,
             proc=self._proc,
             log=self.log_path,
-            what="uvicorn",
+            what=self.name,
             timeout=self.start_timeout,
         )
         return self
@@ -640,6 +712,14 @@ class UvicornServer(_Service):
             pid for pid in _children(self._proc.pid) if b"resource_tracker" not in _cmdline(pid)
         ]
 
+    def answered_by(self, method: str, path: str, status: int | None = None) -> list[int]:
+        """Process ids of the workers that answered `method path` (with `status`), in order."""
+        return [
+            int(pid)
+            for pid, m, p, code in _ACCESS_LINE.findall(self.log())
+            if m == method and p == path and (status is None or int(code) == status)
+        ]
+
     def _answers(self) -> bool:
         try:
             url = self.base_url + self.ready_path
@@ -650,3 +730,21 @@ class UvicornServer(_Service):
         except (OSError, ValueError):
             return False
         return status < 500
+
+
+class StockroomServe(UvicornServer):
+    """`stockroom serve`, README command 1, configured only by its environment.
+
+    The console script installed next to this interpreter, so the test runs what a user runs.
+    Its log is uvicorn's own, without process ids.
+    """
+
+    name = "stockroom-serve"
+
+    def argv(self) -> list[str]:
+        script = Path(self.python).with_name("stockroom")
+        command = [str(script)] if script.is_file() else [self.python, "-m", "api.cli"]
+        argv = [*command, "serve", "--port", str(self.port)]
+        if self.workers is not None:
+            argv += ["--workers", str(self.workers)]
+        return argv + self.extra_args

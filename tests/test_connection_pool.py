@@ -1,17 +1,25 @@
 """The PostgreSQL connection pool: fair, bounded, and never reusing a doubtful connection."""
 
 import asyncio
+import inspect
+import secrets
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from api.errors import DATABASE_RETRY_AFTER_S
 from models.database import ConnectionPool, PostgresEngine, create_engine
-from tests.conftest import BACKEND
-from tests.services import PostgresServer
+from tests.conftest import BACKEND, fresh_database_url
+from tests.helpers import PASSWORD, bearer, unique_email
+from tests.services import PostgresServer, UvicornServer, wait_for
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="runs in the PostgreSQL pass")
 
@@ -21,6 +29,23 @@ Check = Callable[[PostgresServer], Coroutine[Any, Any, None]]
 def run_with_postgres(postgres_server: PostgresServer | None, check: Check) -> None:
     assert postgres_server is not None
     asyncio.run(check(postgres_server))
+
+
+async def eventually(condition: Callable[[], Any], what: str) -> None:
+    """Let the event loop run until `condition()` (or the awaitable it returns) holds; fail
+    after a generous deadline. It polls: what it waits for (a socket, the server's view) has
+    no event to await."""
+
+    async def holds() -> bool:
+        value = condition()
+        return bool(await value if inspect.isawaitable(value) else value)
+
+    try:
+        async with asyncio.timeout(30):
+            while not await holds():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 def engine_for(server: PostgresServer, **options: float) -> PostgresEngine:
@@ -42,7 +67,7 @@ def test_waiters_get_connections_in_arrival_order(postgres_server: PostgresServe
             pool.release(conn)
 
         waiters = [asyncio.create_task(wait_turn(n)) for n in range(5)]
-        await asyncio.sleep(0.05)
+        await eventually(lambda: len(pool._waiters) == 5, "five queued waiters")
         pool.release(held)
         await asyncio.gather(*waiters)
         await pool.close()
@@ -71,20 +96,26 @@ def test_a_connection_cancelled_mid_query_is_closed_not_reused(
     async def check(server: PostgresServer) -> None:
         engine = engine_for(server, pool_size=1, max_overflow=0)
         pids: list[int] = []
+        operator = await asyncpg.connect(server.url)
 
         async def slow_query() -> None:
             async with engine.connect() as conn:
                 pids.append((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-                await conn.execute(text("SELECT pg_sleep(5)"))
+                await conn.execute(text("SELECT pg_sleep(30)"))
+
+        async def sleeping() -> bool:
+            sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
+            return bool(pids) and await operator.fetchval(sql, pids[0]) == 1
 
         task = asyncio.create_task(slow_query())
-        await asyncio.sleep(0.3)
+        await eventually(sleeping, "the slow query to start")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         async with engine.connect() as conn:
             pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         await engine.dispose()
+        await operator.close()
         assert pid != pids[0]
 
     run_with_postgres(postgres_server, check)
@@ -97,13 +128,61 @@ def test_a_connection_the_server_closed_is_replaced(
         engine = engine_for(server, pool_size=1, max_overflow=0)
         async with engine.connect() as conn:
             first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            pooled = conn.raw
         operator = await asyncpg.connect(server.url)
         await operator.execute("SELECT pg_terminate_backend($1)", first)
         await operator.close()
-        await asyncio.sleep(0.2)  # the closed socket reaches the event loop
+        await eventually(pooled.is_closed, "the closed socket to reach the event loop")
         async with engine.connect() as conn:
             second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         await engine.dispose()
         assert second != first
 
     run_with_postgres(postgres_server, check)
+
+
+def test_no_free_connection_answers_503_with_retry_after_over_http(
+    postgres_server: PostgresServer | None, tmp_path: Path
+) -> None:
+    url = fresh_database_url(tmp_path)
+    env = {
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "PASSWORD_HASH_ROUNDS": "4",
+        "DB_POOL_SIZE": "1",
+        "DB_MAX_OVERFLOW": "0",
+        "DB_POOL_TIMEOUT_SECONDS": "1",
+    }
+    with (
+        UvicornServer(env, cwd=tmp_path) as server,
+        httpx.Client(base_url=server.base_url, timeout=60) as http,
+        httpx.Client(base_url=server.base_url, timeout=60) as other,
+        psycopg.connect(url) as operator,
+        psycopg.connect(url, autocommit=True) as observer,
+    ):
+        email = unique_email()
+        registered = http.post("/auth/register", json={"email": email, "password": PASSWORD})
+        assert registered.status_code == 201
+        token = http.post("/auth/token", data={"username": email, "password": PASSWORD}).json()
+        headers = bearer(token["access_token"])
+        # The operator's lock makes a create wait inside the database, holding the only
+        # pooled connection.
+        operator.execute("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE")
+        with ThreadPoolExecutor(1) as pool:
+            create = pool.submit(
+                other.post, "/products", json={"name": "held", "price": "1"}, headers=headers
+            )
+            waiting_insert = (
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'INSERT INTO products%'"
+            )
+            wait_for(
+                lambda: observer.execute(waiting_insert).fetchone() == (1,),
+                "the create to wait for the lock",
+            )
+            response = http.get("/users/me", headers=headers)
+            operator.rollback()
+            assert create.result(timeout=60).status_code == 201
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == str(DATABASE_RETRY_AFTER_S)
+    assert "database" in response.json()["detail"]

@@ -1,5 +1,9 @@
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from passlib.hash import bcrypt
 
@@ -7,9 +11,29 @@ from api.config import Settings
 from api.main import create_app
 from auth.passwords import DEFAULT_ROUNDS, PasswordHasher
 from tests.conftest import execute_sql, make_settings
-from tests.helpers import ApiClient, unique_email
+from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
 
 PREFIX = "p" * 72
+ABSURD = "x" * 100_000
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many bcrypt hashes and verifications the app ran (the real ones, counted)."""
+    counts: Counter[str] = Counter()
+
+    def counted(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            counts[name] += 1
+            return method(*args)
+
+        return run
+
+    monkeypatch.setattr(PasswordHasher, "hash_sync", counted("hash", PasswordHasher.hash_sync))
+    monkeypatch.setattr(
+        PasswordHasher, "_verify_sync", counted("verify", PasswordHasher._verify_sync)
+    )
+    return counts
 
 
 def test_default_cost_is_bcrypt_12() -> None:
@@ -39,9 +63,43 @@ def test_a_1024_character_password_works(client: ApiClient) -> None:
     assert client.token(email, password).status_code == 200
 
 
-def test_absurd_password_at_login_is_refused_without_hashing(client: ApiClient) -> None:
-    response = client.token(unique_email(), "x" * 100_000)
-    assert response.status_code in (400, 413, 422)
+def test_a_wrong_password_at_login_costs_one_verification(
+    client: ApiClient, hashes: Counter[str]
+) -> None:
+    client.token(unique_email(), "wrong password!")
+    assert hashes == {"verify": 1}
+
+
+def test_absurd_password_at_login_is_refused_without_hashing(
+    client: ApiClient, hashes: Counter[str]
+) -> None:
+    response = client.token(unique_email(), ABSURD)
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert "1024 characters" in response.json()["error_description"]
+    assert hashes == {}
+
+
+def test_absurd_password_at_registration_is_refused_without_hashing(
+    client: ApiClient, hashes: Counter[str]
+) -> None:
+    response = client.register(unique_email(), ABSURD)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]
+    assert hashes == {}
+
+
+@pytest.mark.parametrize("field", ["current_password", "new_password"])
+def test_absurd_password_at_password_change_is_refused_without_hashing(
+    client: ApiClient, field: str, hashes: Counter[str]
+) -> None:
+    headers = client.headers()
+    hashes.clear()  # registering and logging in hashed; the change must not
+    body = {"current_password": PASSWORD, "new_password": "another long passphrase", field: ABSURD}
+    response = client.http.post("/users/me/password", json=body, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert hashes == {}
 
 
 def test_outdated_hash_is_upgraded_on_login(tmp_path: Path) -> None:
@@ -107,8 +165,6 @@ def test_the_bundled_list_has_at_least_ten_thousand_passwords() -> None:
 
 
 def test_new_password_must_not_be_common_or_the_email(client: ApiClient) -> None:
-    from tests.helpers import PASSWORD, bearer
-
     email, token = client.new_user()
     for new in ("iloveyou", email):
         response = client.http.post(

@@ -1,3 +1,4 @@
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from api.config import Settings
@@ -107,3 +108,18 @@ def test_idle_session_cannot_refresh(client: ApiClient, settings: Settings) -> N
     response = client.refresh(token["refresh_token"])
     assert response.json()["error"] == "invalid_grant"
     assert "idle" in response.json()["error_description"]
+
+
+def test_refresh_tokens_are_stored_only_as_their_sha256(
+    client: ApiClient, settings: Settings
+) -> None:
+    _, token = client.new_user()
+    rotated = client.refresh(token["refresh_token"]).json()
+    presented = [token["refresh_token"], rotated["refresh_token"]]
+    stored = execute_sql(settings, "SELECT token_hash FROM refresh_tokens")
+    assert sorted(row[0] for row in stored) == sorted(
+        hashlib.sha256(value.encode()).hexdigest() for value in presented
+    )
+    everything = str(execute_sql(settings, "SELECT * FROM refresh_tokens"))
+    everything += str(execute_sql(settings, "SELECT * FROM auth_sessions"))
+    assert not any(value in everything for value in presented)

@@ -49,6 +49,21 @@ def test_production_starts_with_a_strong_key(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_production_refuses_a_hash_cost_under_12(tmp_path: Path) -> None:
+    result = run_import(
+        {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 48, "PASSWORD_HASH_ROUNDS": "11"},
+        tmp_path,
+    )
+    assert result.returncode != 0
+    assert "PASSWORD_HASH_ROUNDS must be at least 12" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_development_accepts_a_low_hash_cost_for_tests(tmp_path: Path) -> None:
+    result = run_import({"SECRET_KEY": "k" * 48, "PASSWORD_HASH_ROUNDS": "4"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 def test_development_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     assert run_import({}, tmp_path).returncode == 0
     key_file = tmp_path / ".stockroom-secret-key"

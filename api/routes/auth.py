@@ -20,6 +20,7 @@ from auth.sessions import (
 from auth.tokens import InvalidTokenError
 from models import crud
 from models.database import Database, EngineDep
+from models.password_policy import PASSWORD_MAX_LENGTH
 from models.schemas import LogoutRequest, OAuthErrorBody, Token, UserCreate, UserPublic
 from models.types import utcnow
 
@@ -173,6 +174,11 @@ async def _password_grant(
 ) -> IssuedTokens:
     if not username or not password:
         raise OAuthError("invalid_request", "username and password are required.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        # No account can have such a password: refused before any throttle count or hash.
+        raise OAuthError(
+            "invalid_request", f"password is longer than {PASSWORD_MAX_LENGTH} characters."
+        )
     limits = throttle.limits
     per_account = (limits.login_failures_per_account, account_key(username))
     per_address = (limits.login_failures_per_address, address_key(request))

@@ -33,7 +33,8 @@ from tests.services import UvicornServer, free_port
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB = REPO_ROOT / "web"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = os.environ.get("STOCKROOM_CHROMIUM", "/usr/bin/chromium")
+# The one on PATH, as `.ci/install-system-deps` accepts it; Debian's place otherwise.
+CHROMIUM = os.environ.get("STOCKROOM_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -56,6 +56,8 @@ def test_reload_keeps_session_and_expired_access_token_is_refreshed(short_webapp
     with app.step("expired-access-token-is-refreshed-silently"):
         statuses: list[tuple[str, int]] = []
         page.on("response", lambda r: statuses.append((f"{r.request.method} {r.url}", r.status)))
+        # Reasoned exception: the access token must really expire on the server, and nothing
+        # signals that moment but the clock (its lifetime plus a margin for `exp` rounding).
         time.sleep(SHORT_TOKEN_SECONDS + 1.5)
         pages.create_product(page, "After expiry", "2.00")
         expect(pages.row(page, "After expiry")).to_be_visible()
