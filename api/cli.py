@@ -5,13 +5,12 @@ import asyncio
 
 import uvicorn
 
-from api.config import get_settings
+from api.config import load_settings
 from migrations import schema_revision, upgrade_to_head
-from models.database import create_engine
 
 
 def serve(args: argparse.Namespace) -> None:
-    settings = get_settings()
+    settings = load_settings()
     trusted = (
         args.forwarded_allow_ips
         if args.forwarded_allow_ips is not None
@@ -37,13 +36,17 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def migrate(_args: argparse.Namespace) -> None:
+    settings = load_settings()
+
     async def run() -> tuple[str | None, str | None]:
-        engine = create_engine(get_settings().DATABASE_URL)
+        await upgrade_to_head(
+            settings.DATABASE_URL, connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS
+        )
+        database = settings.open_database()
         try:
-            await upgrade_to_head(engine)
-            return await schema_revision(engine)
+            return await schema_revision(database)
         finally:
-            await engine.dispose()
+            await database.close()
 
     current, head = asyncio.run(run())
     print(f"stockroom: database at revision {current} (head {head})")

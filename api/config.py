@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.throttling import ThrottleLimits
 from auth.tokens import MIN_SECRET_BYTES
+from models.connect import open_database
+from models.database import Database
 
 logger = logging.getLogger("stockroom")
 
@@ -44,8 +46,8 @@ class Settings(BaseSettings):
     PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=20)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
     DB_POOL_SIZE: int = Field(default=10, ge=1)
-    # PostgreSQL: added to DB_POOL_SIZE (one pool, connections kept). SQLite: SQLAlchemy's
-    # overflow, closed when returned, so a busy worker would reopen them: 0 queues instead.
+    # PostgreSQL only: added to DB_POOL_SIZE (one pool, connections kept). SQLite uses one
+    # connection per worker process.
     DB_MAX_OVERFLOW: int = Field(default=0, ge=0)
     DB_POOL_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5, gt=0)
@@ -132,6 +134,14 @@ class Settings(BaseSettings):
             refresh=self.REFRESH_LIMIT_PER_ADDRESS,
         )
 
+    def open_database(self) -> Database:
+        return open_database(
+            self.DATABASE_URL,
+            pool_size=self.DB_POOL_SIZE + self.DB_MAX_OVERFLOW,
+            pool_timeout=self.DB_POOL_TIMEOUT_SECONDS,
+            connect_timeout=self.DB_CONNECT_TIMEOUT_SECONDS,
+        )
+
     @property
     def access_ttl_seconds(self) -> int:
         return max(1, round(self.ACCESS_TOKEN_EXPIRE_MINUTES * 60))
@@ -167,7 +177,7 @@ def _read_secret(path: Path) -> str:
     return secret
 
 
-def get_settings() -> Settings:
+def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:

@@ -3,13 +3,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.config import Settings
-from auth.config import AuthConfig, get_auth_config
+from models.deps import provided
 
 
-async def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+async def get_settings(request: Request) -> Settings:
+    return provided(request.app, Settings)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-AuthConfigDep = Annotated[AuthConfig, Depends(get_auth_config)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]

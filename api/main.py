@@ -6,7 +6,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.config import Settings, get_settings
+from api.config import Settings, load_settings
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import DeclaredBodyLimitMiddleware, SecurityHeadersMiddleware
@@ -16,7 +16,8 @@ from auth.config import AuthConfig
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
 from migrations import upgrade_to_head
-from models.database import create_engine
+from models.database import Database
+from models.deps import provide
 
 
 def build_auth_config(settings: Settings) -> AuthConfig:
@@ -33,19 +34,15 @@ def build_auth_config(settings: Settings) -> AuthConfig:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.DATABASE_URL,
-            pool_size=settings.DB_POOL_SIZE,
-            max_overflow=settings.DB_MAX_OVERFLOW,
-            pool_timeout=settings.DB_POOL_TIMEOUT_SECONDS,
-            connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS,
+        await upgrade_to_head(
+            settings.DATABASE_URL, connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS
         )
-        await upgrade_to_head(engine)
-        app.state.engine = engine
+        database = settings.open_database()
+        provide(app, Database, database)
         # Everything loaded so far lives as long as the process: keep the cyclic garbage
         # collector from re-scanning it, which showed up as latency spikes under load.
         gc.collect()
@@ -53,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await engine.dispose()
+            await database.close()
 
     app = FastAPI(
         title="Stockroom",
@@ -63,9 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.auth = build_auth_config(settings)
-    app.state.throttle = Throttle(settings.throttle_limits, settings.REDIS_URL)
+    provide(app, Settings, settings)
+    provide(app, AuthConfig, build_auth_config(settings))
+    provide(app, Throttle, Throttle(settings.throttle_limits, settings.REDIS_URL))
     install_error_handlers(app)
     install_docs(app)
     # The last added is the outermost: security headers on every answer, CORS headers even on

@@ -19,6 +19,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from models.deps import provided
+
 logger = logging.getLogger("stockroom.throttling")
 
 T = TypeVar("T")
@@ -39,11 +41,11 @@ class ThrottleLimits:
         return cls(parse(account), parse(address), parse(register), parse(refresh))
 
 
-def account_key(username: str) -> str:
-    # Unknown and real accounts are keyed alike, so a 429 says nothing about existence; hashed,
-    # so the shared store holds no e-mail addresses.
-    normalised = username.strip().lower().encode()
-    return "account:" + hashlib.sha256(normalised).hexdigest()[:32]
+def account_key(email: str) -> str:
+    """For a normalised address (`schemas.normalise_email`). Unknown and real accounts are keyed
+    alike, so a 429 says nothing about existence; hashed, so the shared store holds no e-mail
+    addresses."""
+    return "account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
 def address_key(request: Request) -> str:
@@ -103,8 +105,7 @@ class Throttle:
 
 
 async def get_throttle(request: Request) -> Throttle:
-    throttle: Throttle = request.app.state.throttle
-    return throttle
+    return provided(request.app, Throttle)
 
 
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]

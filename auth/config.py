@@ -1,10 +1,12 @@
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
+from models.deps import provided
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,5 +20,7 @@ class AuthConfig:
 
 
 async def get_auth_config(request: Request) -> AuthConfig:
-    config: AuthConfig = request.app.state.auth
-    return config
+    return provided(request.app, AuthConfig)
+
+
+AuthConfigDep = Annotated[AuthConfig, Depends(get_auth_config)]

@@ -16,7 +16,6 @@ class PasswordHasher:
     """
 
     def __init__(self, rounds: int = DEFAULT_ROUNDS) -> None:
-        self.rounds = rounds
         self._context = CryptContext(
             schemes=["bcrypt_sha256", "bcrypt"],
             deprecated=["bcrypt"],

@@ -7,10 +7,11 @@ from auth.config import AuthConfig
 from auth.errors import OAuthError, invalid_grant
 from auth.scopes import SCOPES
 from auth.tokens import hash_refresh_token, new_refresh_token, new_session_id
-from models import crud
+from models import sessions, users
 from models.database import Connection, Database
-from models.tables import AuthSession, User
+from models.sessions import AuthSession
 from models.types import utcnow
+from models.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ def _issue(
 
 
 async def login(
-    engine: Database,
+    db: Database,
     config: AuthConfig,
     *,
     email: str,
@@ -80,20 +81,19 @@ async def login(
     user_agent: str | None,
 ) -> IssuedTokens:
     scopes = parse_scope(scope)
-    async with engine.connect() as conn:  # closed before the hash: never hold it that long
-        user = await crud.get_user_by_email(conn, email.strip())
+    async with db.connection() as conn:  # given back before the hash: never hold it that long
+        user = await users.get_by_email(conn, email)
     valid, new_hash = await config.passwords.verify(
         password, user.hashed_password if user is not None else None
     )
     if user is None or not valid or not user.is_active:
         raise invalid_grant()
-    assert user.id is not None
 
     refresh_token = new_refresh_token()
-    async with engine.begin() as conn:
+    async with db.transaction() as conn:
         if new_hash is not None:
-            await crud.set_password_hash(conn, user.id, new_hash)
-        auth_session = await crud.create_auth_session(
+            await users.set_password_hash(conn, user.id, new_hash)
+        auth_session = await sessions.create(
             conn,
             session_id=new_session_id(),
             user_id=user.id,
@@ -106,10 +106,10 @@ async def login(
 
 
 async def refresh(
-    engine: Database, config: AuthConfig, *, refresh_token: str, scope: str | None
+    db: Database, config: AuthConfig, *, refresh_token: str, scope: str | None
 ) -> IssuedTokens:
     """RFC 6749 §6 with rotation: the presented token is spent, a new one is issued."""
-    async with engine.begin() as conn:
+    async with db.transaction() as conn:
         outcome = await _rotate(conn, config, refresh_token=refresh_token, scope=scope)
     # Raised after the commit: a reused token's session stays revoked, a useless token spent.
     if isinstance(outcome, OAuthError):
@@ -122,18 +122,18 @@ async def _rotate(
 ) -> IssuedTokens | OAuthError:
     """One transaction. Returns the refusal to commit; raises the ones to roll back."""
     token_hash = hash_refresh_token(refresh_token)
-    session_id = await crud.spend_refresh_token(conn, token_hash)
+    session_id = await sessions.spend_refresh_token(conn, token_hash)
     if session_id is None:
-        spent = await crud.find_refresh_token(conn, token_hash)
-        if spent is None:
+        spent_in = await sessions.session_of_refresh_token(conn, token_hash)
+        if spent_in is None:
             raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
-        # Reuse of a spent token: someone holds a copy. End the whole family.
-        await crud.revoke_auth_session(conn, session_id=spent.session_id)
+        # Reuse of a spent token (RFC 9700 §4.14.2): someone holds a copy. End the whole family.
+        await sessions.revoke(conn, spent_in)
         return OAuthError(
             "invalid_grant", "This refresh token was already used; the session has been ended."
         )
 
-    found = await crud.get_session_with_user(conn, session_id=session_id)
+    found = await sessions.get_with_user(conn, session_id)
     assert found is not None  # the foreign key guarantees it
     auth_session, user = found
     problem = session_problem(auth_session, user, idle_timeout=config.session_idle_timeout)
@@ -143,41 +143,22 @@ async def _rotate(
     scopes = parse_scope(scope, frozenset(auth_session.scope.split()))
 
     new_token = new_refresh_token()
-    await crud.add_refresh_token(
-        conn, session_id=session_id, token_hash=hash_refresh_token(new_token), used_at=utcnow()
+    await sessions.add_refresh_token(
+        conn, session_id=session_id, token_hash=hash_refresh_token(new_token)
     )
     return _issue(config, auth_session, scopes, new_token)
 
 
-async def end_session_by_refresh_token(engine: Database, refresh_token: str) -> None:
+async def end_session_by_refresh_token(db: Database, refresh_token: str) -> None:
     """Logout for clients that hold only a refresh token. Unknown tokens are ignored."""
-    async with engine.begin() as conn:
-        found = await crud.find_refresh_token(conn, hash_refresh_token(refresh_token))
-        if found is not None:
-            await crud.revoke_auth_session(conn, session_id=found.session_id)
+    async with db.transaction() as conn:
+        session_id = await sessions.session_of_refresh_token(
+            conn, hash_refresh_token(refresh_token)
+        )
+        if session_id is not None:
+            await sessions.revoke(conn, session_id)
 
 
-async def end_session(engine: Database, *, session_id: str, user_id: int) -> bool:
-    async with engine.begin() as conn:
-        return await crud.revoke_auth_session(conn, session_id=session_id, user_id=user_id)
-
-
-async def change_password(
-    engine: Database,
-    config: AuthConfig,
-    *,
-    user: User,
-    current_session_id: str,
-    current_password: str,
-    new_password: str,
-) -> bool:
-    """Verify, re-hash, and end every other session of the user. False: wrong current password."""
-    assert user.id is not None
-    valid, _ = await config.passwords.verify(current_password, user.hashed_password)
-    if not valid:
-        return False
-    new_hash = await config.passwords.hash(new_password)
-    async with engine.begin() as conn:
-        await crud.set_password_hash(conn, user.id, new_hash)
-        await crud.revoke_other_sessions(conn, user_id=user.id, keep=current_session_id)
-    return True
+async def end_session(db: Database, *, session_id: str, user_id: int) -> bool:
+    async with db.connection() as conn:
+        return await sessions.revoke(conn, session_id, user_id=user_id)

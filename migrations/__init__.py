@@ -5,15 +5,14 @@ older database is brought to head exactly once however many processes start toge
 """
 
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Select, column, select, table
 from sqlalchemy.engine import Connection
 
-from models.database import Database, schema_lock
+from models.database import Database
+from models.schema_lock import with_schema_lock
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
@@ -30,21 +29,19 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
-async def upgrade_to_head(engine: Database) -> None:
-    async with schema_lock(engine) as connection:
-        await connection.run_sync(_upgrade)
+async def upgrade_to_head(database_url: str, *, connect_timeout: float = 5) -> None:
+    await with_schema_lock(database_url, _upgrade, connect_timeout=connect_timeout)
 
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
-# Alembic's own bookkeeping table; the history is linear, so it holds one row.
-_CURRENT: Select[Any] = select(column("version_num")).select_from(table("alembic_version"))
 
 
-async def schema_revision(engine: Database) -> tuple[str | None, str | None]:
+async def schema_revision(db: Database) -> tuple[str | None, str | None]:
     """(current revision of the database, head revision of the code).
 
     Read through the request pool, so a readiness probe checks the connections requests use.
+    Alembic's bookkeeping table holds one row: the history is linear.
     """
-    async with engine.connect() as connection:
-        current = (await connection.execute(_CURRENT)).scalar_one_or_none()
+    async with db.connection() as conn:
+        current: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
     return current, HEAD

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables)
-from models.database import create_engine, schema_lock
+from models.schema_lock import with_schema_lock
 from models.types import UTCDateTime
 
 config = context.config
@@ -35,18 +35,9 @@ def run(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_standalone(database_url: str) -> None:
-    """`alembic upgrade head` by hand: the same engine and lock as start-up."""
-    engine = create_engine(database_url)
-    try:
-        async with schema_lock(engine) as new_connection:
-            await new_connection.run_sync(run)
-    finally:
-        await engine.dispose()
-
-
 connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
-else:
-    asyncio.run(run_standalone(os.environ.get("DATABASE_URL", "sqlite:///./stockroom.db")))
+else:  # `alembic upgrade head` by hand: the same lock as start-up
+    database_url = os.environ.get("DATABASE_URL", "sqlite:///./stockroom.db")
+    asyncio.run(with_schema_lock(database_url, run))

@@ -1,1 +1,2 @@
-"""Tables, API schemas, the database engine and the crud functions that take a session."""
+"""Tables, API schemas, and the data layer: databases, connections, and a repository per
+aggregate (users, sessions, products) whose functions take a connection."""

@@ -1,4 +1,8 @@
-"""NIST SP 800-63B §5.1.1.2: length bounds, no known-breached passwords, not the e-mail itself."""
+"""NIST SP 800-63B §5.1.1.2: length bounds, no known-breached passwords, not the e-mail itself.
+
+Lengths are checked where the body is parsed (`schemas.Password`); `check_password` applies the
+rest wherever a password is set, since one rule needs the account's e-mail.
+"""
 
 import gzip
 from functools import cache
@@ -9,16 +13,27 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 1024
 
 
+class PasswordRejected(ValueError):
+    """A password the policy refuses; `field` is the request field that carried it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field = field
+        self.problem = problem
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     data = files("models").joinpath("data/common-passwords.txt.gz").read_bytes()
     return frozenset(gzip.decompress(data).decode().split())
 
 
-def password_problem(password: str, email: str | None = None) -> str | None:
-    """Why this password is refused, in words a person can act on; None if it is fine."""
-    if password.strip().lower() in common_passwords():
-        return "this password is on a list of commonly used passwords; choose another"
-    if email is not None and password.strip().lower() == email.strip().lower():
-        return "the password must not be the e-mail address"
-    return None
+def check_password(password: str, *, email: str, field: str) -> None:
+    """Raise PasswordRejected, in words a person can act on, if the policy refuses it."""
+    candidate = password.strip().lower()
+    if candidate in common_passwords():
+        raise PasswordRejected(
+            field, "this password is on a list of commonly used passwords; choose another"
+        )
+    if candidate == email.strip().lower():
+        raise PasswordRejected(field, "the password must not be the e-mail address")

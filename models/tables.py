@@ -1,3 +1,9 @@
+"""The schema as SQLModel tables: Alembic's autogenerate compares the migrations with these.
+
+Requests never load these classes; the repositories (`models/users.py`, `sessions.py`,
+`products.py`) read and write the same tables with SQL and return typed rows of their own.
+"""
+
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String
@@ -6,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from models.types import UTCDateTime, utcnow
 
 
-class User(SQLModel, table=True):
+class UserTable(SQLModel, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -20,7 +26,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class AuthSession(SQLModel, table=True):
+class AuthSessionTable(SQLModel, table=True):
     """One login. Access tokens carry its id (`sid`); revoking the row revokes them all."""
 
     __tablename__ = "auth_sessions"
@@ -39,7 +45,7 @@ class AuthSession(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
-class RefreshToken(SQLModel, table=True):
+class RefreshTokenTable(SQLModel, table=True):
     """Every refresh token a session was given, by hash. The unspent one is live; presenting a
     spent one again is reuse (RFC 9700 §4.14.2) and ends the session."""
 
@@ -58,7 +64,7 @@ class RefreshToken(SQLModel, table=True):
     spent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
-class Product(SQLModel, table=True):
+class ProductTable(SQLModel, table=True):
     __tablename__ = "products"
     __table_args__ = (Index("ix_products_owner_id_id", "owner_id", "id"),)
 

@@ -12,11 +12,12 @@ import asyncpg
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from api.errors import DATABASE_RETRY_AFTER_S
-from models.database import ConnectionPool, PostgresEngine, create_engine
+from models.connect import open_database
+from models.errors import DatabaseUnavailable
+from models.pool import ConnectionPool
+from models.postgres import PostgresConnection, PostgresDatabase
 from tests.conftest import BACKEND, fresh_database_url
 from tests.helpers import PASSWORD, bearer, unique_email
 from tests.services import PostgresServer, UvicornServer, wait_for
@@ -48,15 +49,21 @@ async def eventually(condition: Callable[[], Any], what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-def engine_for(server: PostgresServer, **options: float) -> PostgresEngine:
-    engine = create_engine(server.url, **options)  # type: ignore[arg-type]
-    assert isinstance(engine, PostgresEngine)
-    return engine
+def database_for(server: PostgresServer, *, pool_timeout: float = 5) -> PostgresDatabase:
+    database = open_database(server.url, pool_size=1, pool_timeout=pool_timeout, connect_timeout=5)
+    assert isinstance(database, PostgresDatabase)
+    return database
+
+
+async def backend_pid(database: PostgresDatabase) -> int:
+    async with database.connection() as conn:
+        pid: int = await conn.fetchval("SELECT pg_backend_pid()")
+    return pid
 
 
 def test_waiters_get_connections_in_arrival_order(postgres_server: PostgresServer | None) -> None:
     async def check(server: PostgresServer) -> None:
-        pool = ConnectionPool(server.url, max_size=1, timeout=5, connect_timeout=5)
+        pool = ConnectionPool(lambda: asyncpg.connect(server.url), max_size=1, timeout=5)
         held = await pool.acquire()
         served: list[int] = []
 
@@ -67,7 +74,7 @@ def test_waiters_get_connections_in_arrival_order(postgres_server: PostgresServe
             pool.release(conn)
 
         waiters = [asyncio.create_task(wait_turn(n)) for n in range(5)]
-        await eventually(lambda: len(pool._waiters) == 5, "five queued waiters")
+        await eventually(lambda: pool.waiting == 5, "five queued waiters")
         pool.release(held)
         await asyncio.gather(*waiters)
         await pool.close()
@@ -76,16 +83,15 @@ def test_waiters_get_connections_in_arrival_order(postgres_server: PostgresServe
     run_with_postgres(postgres_server, check)
 
 
-def test_no_free_connection_in_time_is_a_timeout(postgres_server: PostgresServer | None) -> None:
+def test_no_free_connection_in_time_is_an_outage(postgres_server: PostgresServer | None) -> None:
     async def check(server: PostgresServer) -> None:
-        engine = engine_for(server, pool_size=1, max_overflow=0, pool_timeout=0.2)
-        async with engine.connect():
-            with pytest.raises(SQLAlchemyTimeoutError):
-                async with engine.connect():
+        database = database_for(server, pool_timeout=0.2)
+        async with database.connection():
+            with pytest.raises(DatabaseUnavailable):
+                async with database.connection():
                     pass
-        async with engine.connect() as conn:  # and the pool still works afterwards
-            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
-        await engine.dispose()
+        assert await backend_pid(database) > 0  # and the pool still works afterwards
+        await database.close()
 
     run_with_postgres(postgres_server, check)
 
@@ -94,14 +100,14 @@ def test_a_connection_cancelled_mid_query_is_closed_not_reused(
     postgres_server: PostgresServer | None,
 ) -> None:
     async def check(server: PostgresServer) -> None:
-        engine = engine_for(server, pool_size=1, max_overflow=0)
+        database = database_for(server)
         pids: list[int] = []
         operator = await asyncpg.connect(server.url)
 
         async def slow_query() -> None:
-            async with engine.connect() as conn:
-                pids.append((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-                await conn.execute(text("SELECT pg_sleep(30)"))
+            async with database.connection() as conn:
+                pids.append(await conn.fetchval("SELECT pg_backend_pid()"))
+                await conn.execute("SELECT pg_sleep(30)")
 
         async def sleeping() -> bool:
             sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
@@ -112,9 +118,8 @@ def test_a_connection_cancelled_mid_query_is_closed_not_reused(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        async with engine.connect() as conn:
-            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        await engine.dispose()
+        pid = await backend_pid(database)
+        await database.close()
         await operator.close()
         assert pid != pids[0]
 
@@ -125,17 +130,17 @@ def test_a_connection_the_server_closed_is_replaced(
     postgres_server: PostgresServer | None,
 ) -> None:
     async def check(server: PostgresServer) -> None:
-        engine = engine_for(server, pool_size=1, max_overflow=0)
-        async with engine.connect() as conn:
-            first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        database = database_for(server)
+        async with database.connection() as conn:
+            assert isinstance(conn, PostgresConnection)
+            first = await conn.fetchval("SELECT pg_backend_pid()")
             pooled = conn.raw
         operator = await asyncpg.connect(server.url)
         await operator.execute("SELECT pg_terminate_backend($1)", first)
         await operator.close()
         await eventually(pooled.is_closed, "the closed socket to reach the event loop")
-        async with engine.connect() as conn:
-            second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        await engine.dispose()
+        second = await backend_pid(database)
+        await database.close()
         assert second != first
 
     run_with_postgres(postgres_server, check)

@@ -4,8 +4,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from jose import jwt
 
+from api.config import Settings
 from api.main import create_app
 from auth.tokens import key_id
+from models.deps import provided
 from tests.conftest import make_settings
 from tests.helpers import ApiClient, bearer
 
@@ -41,7 +43,7 @@ def test_tokens_of_a_dropped_key_are_refused(tmp_path: Path) -> None:
 def test_unknown_kid_is_refused(client: ApiClient) -> None:
     _, token = client.new_user()
     claims = jwt.get_unverified_claims(token["access_token"])
-    settings = client.http.app.state.settings  # type: ignore[attr-defined]
+    settings = provided(client.http.app, Settings)  # type: ignore[arg-type]
     forged = jwt.encode(
         claims, settings.signing_secret, algorithm="HS256", headers={"kid": "nope", "typ": "at+jwt"}
     )

@@ -1,7 +1,9 @@
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
+from api.errors import DATABASE_RETRY_AFTER_S
 from migrations import schema_revision
+from models.deps import DatabaseDep
 
 router = APIRouter(tags=["health"])
 
@@ -22,13 +24,13 @@ async def health() -> Health:
     response_model=Health,
     responses={503: {"model": Health, "description": "Database unreachable or not migrated"}},
 )
-async def ready(request: Request, response: Response) -> Health:
+async def ready(db: DatabaseDep, response: Response) -> Health:
     """The database answers and its schema is at the code's migration head."""
     try:
-        current, head = await schema_revision(request.app.state.engine)
+        current, head = await schema_revision(db)
     except Exception as exc:  # any database failure means "not ready", never a 500
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return Health(status="unavailable", detail=f"database unreachable ({type(exc).__name__})")
     if current != head:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -4,8 +4,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
 from auth.deps import ProductReader, ProductWriter
-from models import crud
-from models.database import EngineDep
+from models import products
+from models.deps import ConnectionDep
 from models.schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
 
 router = APIRouter(
@@ -24,49 +24,49 @@ def not_found() -> HTTPException:
 @router.get("", response_model=ProductPage)
 async def list_products(
     user: ProductReader,
-    db: EngineDep,
+    conn: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> ProductPage:
-    assert user.id is not None
-    async with db.connect() as conn:
-        items, total = await crud.list_products(conn, owner_id=user.id, limit=limit, offset=offset)
-    return crud.product_page(items, total=total, limit=limit, offset=offset)
+    found = await products.page(conn, owner_id=user.id, limit=limit, offset=offset)
+    return ProductPage.of(found.items, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
 async def create_product(
-    body: ProductCreate, user: ProductWriter, db: EngineDep, response: Response
+    body: ProductCreate, user: ProductWriter, conn: ConnectionDep, response: Response
 ) -> ProductPublic:
-    assert user.id is not None
-    async with db.begin() as conn:
-        product = await crud.create_product(conn, owner_id=user.id, data=body)
+    product = await products.create(
+        conn,
+        owner_id=user.id,
+        name=body.name,
+        price_cents=body.price_cents,
+        description=body.description,
+    )
     response.headers["Location"] = f"/products/{product.id}"
-    return crud.product_public(product)
+    return ProductPublic.of(product)
 
 
 @router.get("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
-async def read_product(product_id: ProductId, user: ProductReader, db: EngineDep) -> ProductPublic:
-    assert user.id is not None
-    async with db.connect() as conn:
-        product = await crud.get_product(conn, owner_id=user.id, product_id=product_id)
+async def read_product(
+    product_id: ProductId, user: ProductReader, conn: ConnectionDep
+) -> ProductPublic:
+    product = await products.get(conn, owner_id=user.id, product_id=product_id)
     if product is None:
         raise not_found()
-    return crud.product_public(product)
+    return ProductPublic.of(product)
 
 
 @router.patch("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
 async def update_product(
-    product_id: ProductId, body: ProductUpdate, user: ProductWriter, db: EngineDep
+    product_id: ProductId, body: ProductUpdate, user: ProductWriter, conn: ConnectionDep
 ) -> ProductPublic:
-    assert user.id is not None
-    async with db.begin() as conn:
-        product = await crud.update_product(
-            conn, owner_id=user.id, product_id=product_id, data=body
-        )
+    product = await products.update(
+        conn, owner_id=user.id, product_id=product_id, changes=body.changes()
+    )
     if product is None:
         raise not_found()
-    return crud.product_public(product)
+    return ProductPublic.of(product)
 
 
 @router.delete(
@@ -75,9 +75,6 @@ async def update_product(
     response_class=Response,
     responses=NOT_FOUND,
 )
-async def delete_product(product_id: ProductId, user: ProductWriter, db: EngineDep) -> None:
-    assert user.id is not None
-    async with db.begin() as conn:
-        deleted = await crud.delete_product(conn, owner_id=user.id, product_id=product_id)
-    if not deleted:
+async def delete_product(product_id: ProductId, user: ProductWriter, conn: ConnectionDep) -> None:
+    if not await products.delete(conn, owner_id=user.id, product_id=product_id):
         raise not_found()

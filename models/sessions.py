@@ -1,0 +1,125 @@
+"""Login sessions and their refresh tokens (stored only as hashes)."""
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from models.database import Connection, columns
+from models.types import utcnow
+from models.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSession:
+    """One login. Access tokens carry its id (`sid`); revoking the row revokes them all."""
+
+    id: str
+    user_id: int
+    scope: str
+    user_agent: str | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+SESSION_COLUMNS = columns(AuthSession)
+_SESSION_FIELDS = len(fields(AuthSession))
+
+_INSERT_SESSION = (
+    f"INSERT INTO auth_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5, $6, NULL)"
+)
+_INSERT_REFRESH = (
+    "INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) "
+    "VALUES ($1, $2, $3, NULL)"
+)
+_WITH_USER = (
+    f"SELECT {columns(AuthSession, 's.')}, {columns(User, 'u.')} "
+    "FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+)
+_WITH_USER_FOR = _WITH_USER + " AND s.user_id = $2"
+# One conditional UPDATE, so two workers racing with the same token cannot both win.
+_SPEND = (
+    "UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1 AND spent_at IS NULL "
+    "RETURNING session_id"
+)
+_SESSION_OF_TOKEN = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1"
+_TOUCH = "UPDATE auth_sessions SET last_used_at = $2 WHERE id = $1"
+_REVOKE = "UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
+_REVOKE_OWN = _REVOKE + " AND user_id = $3 RETURNING id"
+_REVOKE_ANY = _REVOKE + " RETURNING id"
+_REVOKE_OTHERS = (
+    "UPDATE auth_sessions SET revoked_at = $3 "
+    "WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL"
+)
+_LIVE = (
+    f"SELECT {SESSION_COLUMNS} FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL "
+    "AND expires_at > $2 AND last_used_at > $3 ORDER BY created_at DESC"
+)
+
+
+async def create(
+    conn: Connection,
+    *,
+    session_id: str,
+    user_id: int,
+    scope: str,
+    expires_at: datetime,
+    user_agent: str | None,
+    refresh_token_hash: str,
+) -> AuthSession:
+    """A new session and its first refresh token (call inside a transaction)."""
+    now = utcnow()
+    user_agent = user_agent[:255] if user_agent else None
+    await conn.execute(_INSERT_SESSION, session_id, user_id, scope, user_agent, now, expires_at)
+    await conn.execute(_INSERT_REFRESH, refresh_token_hash, session_id, now)
+    return AuthSession(session_id, user_id, scope, user_agent, now, now, expires_at, None)
+
+
+async def get_with_user(
+    conn: Connection, session_id: str, *, user_id: int | None = None
+) -> tuple[AuthSession, User] | None:
+    """The one indexed read behind every authenticated request."""
+    if user_id is None:
+        row = await conn.fetchrow(_WITH_USER, session_id)
+    else:
+        row = await conn.fetchrow(_WITH_USER_FOR, session_id, user_id)
+    if row is None:
+        return None
+    return AuthSession(*row[:_SESSION_FIELDS]), User(*row[_SESSION_FIELDS:])
+
+
+async def spend_refresh_token(conn: Connection, token_hash: str) -> str | None:
+    """Mark a live refresh token spent; its session id, or None if it was not live."""
+    session_id: str | None = await conn.fetchval(_SPEND, token_hash, utcnow())
+    return session_id
+
+
+async def session_of_refresh_token(conn: Connection, token_hash: str) -> str | None:
+    """The session a refresh token was issued to, spent or not."""
+    session_id: str | None = await conn.fetchval(_SESSION_OF_TOKEN, token_hash)
+    return session_id
+
+
+async def add_refresh_token(conn: Connection, *, session_id: str, token_hash: str) -> None:
+    now = utcnow()
+    await conn.execute(_INSERT_REFRESH, token_hash, session_id, now)
+    await conn.execute(_TOUCH, session_id, now)
+
+
+async def revoke(conn: Connection, session_id: str, *, user_id: int | None = None) -> bool:
+    """End a session (and with it every access and refresh token it issued). False: it was
+    not live, or not this user's."""
+    if user_id is None:
+        row = await conn.fetchrow(_REVOKE_ANY, session_id, utcnow())
+    else:
+        row = await conn.fetchrow(_REVOKE_OWN, session_id, utcnow(), user_id)
+    return row is not None
+
+
+async def revoke_all_but(conn: Connection, *, user_id: int, keep: str) -> None:
+    await conn.execute(_REVOKE_OTHERS, user_id, keep, utcnow())
+
+
+async def list_live(conn: Connection, *, user_id: int, idle_since: datetime) -> list[AuthSession]:
+    rows = await conn.fetch(_LIVE, user_id, utcnow(), idle_since)
+    return [AuthSession(*row) for row in rows]
