@@ -18,8 +18,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, HTTPException, status
 from jose import JOSEError, jwt
 from sqlalchemy import Engine
-from sqlalchemy.engine import URL, make_url
 from sqlmodel import Field, Session, SQLModel, create_engine, func, select
+
+from tests.services import sync_url
 
 ROWS = 50
 
@@ -30,13 +31,6 @@ class PingItem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
     price_cents: int
-
-
-def sync_url(database_url: str) -> URL:
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
-        return url.set(drivername="postgresql+psycopg")  # psycopg 3, as Stockroom uses
-    return url
 
 
 def make_engine(database_url: str) -> Engine:

@@ -15,12 +15,11 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
 
 from api.config import Settings
 from api.main import create_app
 from tests.helpers import ApiClient
-from tests.services import PostgresServer
+from tests.services import PostgresServer, sync_url
 
 TEST_SECRET = secrets.token_urlsafe(48)
 BACKEND = os.environ.get("STOCKROOM_TEST_DATABASE", "sqlite")
@@ -54,14 +53,6 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-def sync_url(database_url: str) -> URL:
-    """A blocking SQLAlchemy URL for what tests do outside the app (psycopg for PostgreSQL)."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
-        return url.set(drivername="postgresql+psycopg")
-    return url
 
 
 def execute_sql(settings: Settings, sql: str, **params: Any) -> list[Any]:

@@ -1,23 +1,63 @@
 """A thin client that speaks the API the way a script would, for tests that read as specs."""
 
 import itertools
+import secrets
+from collections import Counter
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
 
+from api.grants import BROWSER_HEADER
+from tests.services import UvicornServer, wait_for
+
 PASSWORD = "correct horse battery staple"
+# What the React app sends to the token endpoint to get its refresh token as a cookie.
+BROWSER_HEADERS = {BROWSER_HEADER: "stockroom-web"}
+
 _counter = itertools.count()
+_run = secrets.token_hex(3)  # servers outlive a test: addresses differ between runs too
 
 
 def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}{next(_counter)}@example.com"
+    return f"{prefix}{next(_counter)}-{_run}@example.com"
 
 
 def assert_no_echo(body: Any) -> None:
     """A 422 body names the field and the problem; it never carries the submitted value back."""
     for error in body["detail"]:
         assert set(error) <= {"type", "loc", "msg"}, error
+
+
+def no_keep_alive(base_url: str) -> httpx.Client:
+    # One connection per request, so consecutive requests land on different workers.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(base_url=base_url, limits=limits, timeout=30)
+
+
+def assert_every_worker_answers_401(
+    server: UvicornServer, http: httpx.Client, headers: dict[str, str], *, at_least: int = 10
+) -> None:
+    """Send `GET /users/me`, one connection each, at least `at_least` times and until every
+    worker has answered it; every answer must be 401.
+
+    Which worker answered comes from the access log, written by the server processes, so it is
+    read again after every request; only lines added from here on count.
+    """
+    workers = set(server.worker_pids())
+    assert len(workers) >= 2, workers
+    earlier = Counter(server.answered_by("GET", "/users/me", 401))
+    sent = 0
+
+    def every_worker_answered() -> bool:
+        nonlocal sent
+        response = http.get("/users/me", headers=headers)
+        sent += 1
+        assert response.status_code == 401, f"answer {sent}: {response.status_code}"
+        answered = Counter(server.answered_by("GET", "/users/me", 401)) - earlier
+        return sent >= at_least and workers <= set(answered)
+
+    wait_for(every_worker_answered, f"a 401 from each of the workers {sorted(workers)}", timeout=60)
 
 
 def bearer(token: str) -> dict[str, str]:

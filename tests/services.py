@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Self
 
 import psycopg
+from sqlalchemy.engine import URL, make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -41,12 +42,22 @@ __all__ = [
     "StockroomServe",
     "UvicornServer",
     "free_port",
+    "sync_url",
     "wait_for",
 ]
 
 
 class ServiceError(RuntimeError):
     """A test server could not be found, started or stopped."""
+
+
+def sync_url(database_url: str) -> URL:
+    """A blocking SQLAlchemy URL: psycopg 3 for PostgreSQL (fixtures, operator-style queries and
+    the benchmark's baseline app, the plain SQLModel way; Stockroom itself runs on asyncpg)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def free_port() -> int:

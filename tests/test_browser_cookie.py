@@ -4,10 +4,11 @@ from http.cookies import SimpleCookie
 
 import httpx
 
-from tests.helpers import PASSWORD, ApiClient, unique_email
+from api.grants import REFRESH_COOKIE
+from tests.helpers import BROWSER_HEADERS, PASSWORD, ApiClient, unique_email
 
-BROWSER = {"X-Requested-With": "stockroom-web"}
-COOKIE = "stockroom_refresh"
+BROWSER = BROWSER_HEADERS
+COOKIE = REFRESH_COOKIE
 
 
 def browser_login(client: ApiClient) -> httpx.Response:

@@ -10,8 +10,9 @@ from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401
 from api.config import Settings
-from tests.conftest import BACKEND, execute_sql, make_settings, sync_url
+from tests.conftest import BACKEND, execute_sql, make_settings
 from tests.helpers import ApiClient
+from tests.services import sync_url
 
 REPO = Path(__file__).resolve().parent.parent
 

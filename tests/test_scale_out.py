@@ -3,26 +3,37 @@
 Requests go without keep-alive, one connection each, so they spread over the workers.
 """
 
+import itertools
 import os
 import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
+import psycopg
 import pytest
 
+from api.errors import DATABASE_RETRY_AFTER_S
 from tests.conftest import BACKEND
-from tests.helpers import PASSWORD, bearer, unique_email
-from tests.services import PostgresServer, RedisServer, UvicornServer
+from tests.helpers import (
+    PASSWORD,
+    assert_every_worker_answers_401,
+    bearer,
+    no_keep_alive,
+    unique_email,
+)
+from tests.services import PostgresServer, RedisServer, UvicornServer, wait_for
 
 # These start their own PostgreSQL and Redis; the PostgreSQL pass of the suite need not repeat them.
 pytestmark = pytest.mark.skipif(BACKEND == "postgres", reason="runs once, in the SQLite pass")
 
 KEY = secrets.token_urlsafe(48)
+CONNECT_TIMEOUT_S = 2.0
 
 
 def server_env(postgres: PostgresServer, redis: RedisServer | None = None) -> dict[str, str]:
@@ -33,17 +44,12 @@ def server_env(postgres: PostgresServer, redis: RedisServer | None = None) -> di
         "LOGIN_FAILURE_LIMIT_PER_ACCOUNT": "5/15 minutes",
         "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "100000/hour",
         "REGISTRATION_LIMIT_PER_ADDRESS": "100000/hour",
-        "DB_CONNECT_TIMEOUT_SECONDS": "2",
+        "DB_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_S),
         "DB_POOL_TIMEOUT_SECONDS": "3",
     }
     if redis is not None:
         env["REDIS_URL"] = redis.url
     return env
-
-
-def no_keep_alive(base_url: str) -> httpx.Client:
-    limits = httpx.Limits(max_keepalive_connections=0)
-    return httpx.Client(base_url=base_url, limits=limits, timeout=30)
 
 
 def login(http: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -80,24 +86,31 @@ def test_four_workers_share_one_postgres(cluster: UvicornServer, http: httpx.Cli
     assert http.get("/ready").json()["status"] == "ok"
 
 
-def test_logout_is_honoured_by_every_worker(http: httpx.Client) -> None:
+def test_logout_is_honoured_by_every_worker(cluster: UvicornServer, http: httpx.Client) -> None:
     _, token = new_user(http)
     headers = bearer(token["access_token"])
     assert http.post("/auth/logout", headers=headers).status_code == 204
-    assert {http.get("/users/me", headers=headers).status_code for _ in range(12)} == {401}
+    assert_every_worker_answers_401(cluster, http, headers)
 
 
-def test_password_change_is_honoured_by_every_worker(http: httpx.Client) -> None:
+def test_password_change_is_honoured_by_every_worker(
+    cluster: UvicornServer, http: httpx.Client
+) -> None:
     email, mine = new_user(http)
     other = login(http, email)
     body = {"current_password": PASSWORD, "new_password": "another long passphrase"}
     response = http.post("/users/me/password", json=body, headers=bearer(mine["access_token"]))
     assert response.status_code == 204
-    statuses = {
-        http.get("/users/me", headers=bearer(other["access_token"])).status_code for _ in range(12)
-    }
-    assert statuses == {401}
+    assert_every_worker_answers_401(cluster, http, bearer(other["access_token"]))
+
+
+def test_the_old_password_is_refused_after_a_change(http: httpx.Client) -> None:
+    email, mine = new_user(http)
+    body = {"current_password": PASSWORD, "new_password": "another long passphrase"}
+    response = http.post("/users/me/password", json=body, headers=bearer(mine["access_token"]))
+    assert response.status_code == 204
     form = {"username": email, "password": PASSWORD}
+    # Four, not more: the fifth failure for one account would be throttled (429).
     assert {http.post("/auth/token", data=form).status_code for _ in range(4)} == {400}
 
 
@@ -144,32 +157,62 @@ def test_two_hundred_concurrent_mixed_requests_give_no_5xx(http: httpx.Client) -
     assert statuses.count(201) == 40
 
 
-def test_database_restart_answers_503_then_recovers(tmp_path: Path) -> None:
-    with PostgresServer() as postgres, UvicornServer(server_env(postgres), cwd=tmp_path) as server:
-        with no_keep_alive(server.base_url) as http:
-            _, token = new_user(http)
-            headers = bearer(token["access_token"])
-            postgres.stop()
-            try:
-                started = time.monotonic()
-                response = http.get("/products", headers=headers)
-                outage_answer_s = time.monotonic() - started
-                assert response.status_code == 503
-                assert int(response.headers["retry-after"]) > 0
-                assert "database" in response.json()["detail"]
-                assert http.get("/ready").status_code == 503
-                assert http.get("/health").status_code == 200
-            finally:
-                postgres.start()
-            started = time.monotonic()
-            while http.get("/products", headers=headers).status_code != 200:
-                assert time.monotonic() - started < 30, "the API did not recover"
-                time.sleep(0.2)
-            recovery_s = time.monotonic() - started
-        print(
-            f"\noutage answer: 503 in {outage_answer_s:.3f} s; recovered {recovery_s:.3f} s after restart"
-        )
-        assert "Traceback" not in server.log()
+# --- PostgreSQL outage -----------------------------------------------------------------------
+
+
+class Outage(NamedTuple):
+    postgres: PostgresServer
+    server: UvicornServer
+    http: httpx.Client
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def outage(tmp_path: Path) -> Iterator[Outage]:
+    """One worker whose PostgreSQL has been stopped after a user logged in."""
+    with (
+        PostgresServer() as postgres,
+        UvicornServer(server_env(postgres), cwd=tmp_path) as server,
+        no_keep_alive(server.base_url) as http,
+    ):
+        _, token = new_user(http)
+        postgres.stop()
+        yield Outage(postgres, server, http, bearer(token["access_token"]))
+
+
+def test_requests_answer_503_with_retry_after_within_the_connect_timeout_while_postgres_is_down(
+    outage: Outage,
+) -> None:
+    started = time.monotonic()
+    response = outage.http.get("/products", headers=outage.headers)
+    answered_in_s = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert "database" in response.json()["detail"]
+    assert response.headers["retry-after"] == str(DATABASE_RETRY_AFTER_S)
+    assert DATABASE_RETRY_AFTER_S == 5  # the value README ("Outages") promises
+    # The one wall-clock bound in these tests: README promises the 503 "within the connect
+    # timeout" (DB_CONNECT_TIMEOUT_SECONDS), so that documented bound is what is checked.
+    assert answered_in_s <= CONNECT_TIMEOUT_S, f"503 after {answered_in_s:.2f} s"
+    assert "Traceback" not in outage.server.log()
+
+
+def test_ready_answers_503_and_health_200_while_postgres_is_down(outage: Outage) -> None:
+    assert outage.http.get("/ready").status_code == 503
+    assert outage.http.get("/health").status_code == 200
+    assert "Traceback" not in outage.server.log()
+
+
+def test_the_api_recovers_by_itself_when_postgres_is_back(outage: Outage) -> None:
+    assert outage.http.get("/products", headers=outage.headers).status_code == 503
+    outage.postgres.start()
+    wait_for(
+        lambda: outage.http.get("/products", headers=outage.headers).status_code == 200,
+        "GET /products to answer 200 after PostgreSQL restarted",
+        timeout=60,
+        interval=0.1,
+    )
+    assert "Traceback" not in outage.server.log()
 
 
 def test_login_works_while_redis_is_down(tmp_path: Path) -> None:
@@ -189,46 +232,117 @@ def test_login_works_while_redis_is_down(tmp_path: Path) -> None:
             assert "Redis unreachable" in server.log()
 
 
-def test_a_worker_killed_mid_stream_loses_no_acknowledged_create(tmp_path: Path) -> None:
+# --- a worker killed while it serves a create ------------------------------------------------
+
+
+class Ack(NamedTuple):
+    """A create answered 201."""
+
+    product_id: int
+    answered_before_kill: bool
+    sent_after_kill: bool
+
+
+# Fewer clients than a worker's pool (DB_POOL_SIZE, 10): no request ever waits for a connection,
+# so every answer the clients get is a 201.
+CLIENTS = 8
+WAITING_CREATES = """
+    SELECT application_name FROM pg_stat_activity
+    WHERE wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO products%%'
+      AND application_name = ANY(%s)
+"""
+
+
+def test_a_worker_killed_while_serving_a_create_loses_no_acknowledged_create(
+    tmp_path: Path,
+) -> None:
+    """Creates stream in; an operator's table lock holds every INSERT; a worker with an INSERT
+    waiting on that lock is SIGKILLed; the lock is released. The request the dead worker was
+    serving gets no answer, the other worker carries on, and every create answered 201 is stored.
+
+    The app names each PostgreSQL connection `stockroom-<pid of the worker>`, which is how the
+    test sees, in pg_stat_activity, that the worker it kills has a create in flight.
+    """
     with (
         PostgresServer() as postgres,
         UvicornServer(server_env(postgres), workers=2, cwd=tmp_path) as server,
+        no_keep_alive(server.base_url) as http,
     ):
-        with no_keep_alive(server.base_url) as http:
-            _, token = new_user(http)
-            headers = bearer(token["access_token"])
-            acknowledged: list[int] = []
-            lock = threading.Lock()
+        _, token = new_user(http)
+        headers = bearer(token["access_token"])
+        workers = server.worker_pids()
+        assert len(workers) == 2, workers
+        names = [f"stockroom-{pid}" for pid in workers]
 
-            def create(i: int) -> None:
+        killed = threading.Event()
+        stop = threading.Event()
+        lock = threading.Lock()
+        numbers = itertools.count()
+        acknowledged: list[Ack] = []
+        statuses: list[int] = []
+        unanswered: list[httpx.TransportError] = []
+
+        def client() -> None:
+            while not stop.is_set():
+                sent_after_kill = killed.is_set()
+                body = {"name": f"n{next(numbers)}", "price": "1.25"}
                 try:
-                    response = http.post(
-                        "/products", json={"name": f"n{i}", "price": "1.25"}, headers=headers
-                    )
-                except httpx.TransportError:
-                    return  # the connection died with the worker: no answer, no promise
-                if response.status_code == 201:
-                    with lock:
-                        acknowledged.append(response.json()["id"])
+                    response = http.post("/products", json=body, headers=headers)
+                except httpx.TransportError as error:
+                    with lock:  # the connection died with the worker: no answer, no promise
+                        unanswered.append(error)
+                    continue
+                answered_before_kill = not killed.is_set()
+                with lock:
+                    statuses.append(response.status_code)
+                    if response.status_code == 201:
+                        ack = Ack(response.json()["id"], answered_before_kill, sent_after_kill)
+                        acknowledged.append(ack)
 
-            with ThreadPoolExecutor(8) as pool:
-                futures = [pool.submit(create, i) for i in range(300)]
-                while len(acknowledged) < 60:
-                    time.sleep(0.01)
-                os.kill(server.worker_pids()[0], signal.SIGKILL)
+        def count(predicate: Callable[[Ack], bool]) -> int:
+            with lock:
+                return sum(1 for ack in acknowledged if predicate(ack))
+
+        def before() -> int:
+            return count(lambda ack: ack.answered_before_kill)
+
+        def after() -> int:
+            return count(lambda ack: ack.sent_after_kill)
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = [pool.submit(client) for _ in range(CLIENTS)]
+            try:
+                wait_for(lambda: before() >= 40, "40 creates acknowledged before the lock")
+                with (
+                    psycopg.connect(postgres.url, autocommit=False, connect_timeout=10) as operator,
+                    psycopg.connect(postgres.url, autocommit=True, connect_timeout=10) as monitor,
+                ):
+                    operator.execute("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE")
+
+                    def waiting() -> list[str]:
+                        rows = monitor.execute(WAITING_CREATES, [names]).fetchall()
+                        return sorted(row[0] for row in rows)
+
+                    in_flight = wait_for(waiting, "an INSERT from a worker waiting on the lock")
+                    assert isinstance(in_flight, list)
+                    victim = next(pid for pid in workers if f"stockroom-{pid}" in in_flight)
+                    os.kill(victim, signal.SIGKILL)
+                    killed.set()
+                    operator.rollback()  # releases the lock
+                wait_for(lambda: after() >= 40, "40 creates sent after the kill acknowledged")
+            finally:
+                stop.set()
                 for future in futures:
-                    future.result()
+                    future.result(timeout=60)
 
-            assert len(acknowledged) > 60
-            stored: set[int] = set()
-            offset = 0
-            while True:
-                page = http.get(f"/products?limit=100&offset={offset}", headers=headers).json()
-                stored |= {item["id"] for item in page["items"] if item["price"] == "1.25"}
-                offset += 100
-                if offset >= page["total"]:
-                    break
-            assert set(acknowledged) <= stored
-            print(
-                f"\n{len(acknowledged)} creates acknowledged, {len(stored)} stored, all acknowledged present"
-            )
+        # Each INSERT the victim had waiting was a request whose connection died unanswered.
+        assert len(unanswered) >= in_flight.count(f"stockroom-{victim}") >= 1, unanswered
+        wait_for(lambda: victim not in server.worker_pids(), f"worker {victim} to be gone")
+        assert set(statuses) == {201}, statuses
+        assert before() >= 40
+        assert after() >= 40
+        assert len(acknowledged) > 60
+        with psycopg.connect(postgres.url, connect_timeout=10) as conn:
+            stored = {row[0] for row in conn.execute("SELECT id FROM products").fetchall()}
+        missing = {ack.product_id for ack in acknowledged} - stored
+        assert not missing, f"acknowledged but not stored: {sorted(missing)}"

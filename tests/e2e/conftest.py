@@ -28,6 +28,7 @@ import pytest
 pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from tests.helpers import PASSWORD, unique_email
 from tests.services import UvicornServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,9 +44,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "correct horse battery staple"
-BROWSER_HEADERS = {"X-Requested-With": "stockroom-web"}
-REFRESH_COOKIE = "stockroom_refresh"
 SHORT_TOKEN_SECONDS = 4
 LOGIN_FAILURES_ALLOWED = 3
 
@@ -257,12 +255,6 @@ def short_webapp(
 
 
 # --- talking to the API directly ---------------------------------------------------------------
-
-_emails = iter(range(1_000_000))
-
-
-def unique_email(prefix: str = "user") -> str:
-    return f"{prefix}{next(_emails)}-{secrets.token_hex(3)}@example.com"
 
 
 @dataclass

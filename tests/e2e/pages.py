@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Locator, Page, expect
 
-PASSWORD = "correct horse battery staple"
+from tests.helpers import PASSWORD
 
 
 def login_screen(page: Page) -> Locator:

@@ -7,7 +7,8 @@ import json
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import PASSWORD, WebApp, unique_email
+from tests.e2e.conftest import WebApp
+from tests.helpers import PASSWORD, unique_email
 
 SCOPES = ("products:read", "products:write", "account")
 

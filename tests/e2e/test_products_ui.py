@@ -8,7 +8,8 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.e2e import pages
-from tests.e2e.conftest import LOGIN_FAILURES_ALLOWED, Account, WebApp, api_account, unique_email
+from tests.e2e.conftest import LOGIN_FAILURES_ALLOWED, Account, WebApp, api_account
+from tests.helpers import PASSWORD, unique_email
 
 
 def test_register_login_and_manage_products(webapp: WebApp) -> None:
@@ -30,13 +31,13 @@ def test_register_login_and_manage_products(webapp: WebApp) -> None:
 
     with webapp.step("register"):
         form.get_by_label("E-mail").fill(email)
-        form.get_by_label("Password (at least 8 characters)").fill(pages.PASSWORD)
+        form.get_by_label("Password (at least 8 characters)").fill(PASSWORD)
         form.get_by_role("button", name="Create account").click()
         expect(page.get_by_role("status")).to_contain_text("Account created")
         expect(page.locator("form#login").get_by_label("E-mail")).to_have_value(email)
 
     with webapp.step("register-409-duplicate"):
-        pages.register(page, email, pages.PASSWORD)
+        pages.register(page, email, PASSWORD)
         expect(page.get_by_role("alert")).to_contain_text("already exists")
         page.get_by_role("button", name="Log in").click()
 

@@ -8,14 +8,10 @@ from collections.abc import Callable
 import httpx
 from playwright.sync_api import BrowserContext, Page, Response, expect
 
+from api.grants import REFRESH_COOKIE
 from tests.e2e import pages
-from tests.e2e.conftest import (
-    BROWSER_HEADERS,
-    REFRESH_COOKIE,
-    SHORT_TOKEN_SECONDS,
-    WebApp,
-    unique_email,
-)
+from tests.e2e.conftest import SHORT_TOKEN_SECONDS, WebApp
+from tests.helpers import BROWSER_HEADERS, unique_email
 
 
 def refresh_cookie(context: BrowserContext) -> dict[str, object]:

@@ -54,6 +54,13 @@ function detailText(body: unknown): string | null {
   return null;
 }
 
+/** "Please correct: …" for the 422 messages of every field not in `shown`; null if none is left. */
+export function summarise(fields: FieldErrors, shown: string[] = []): string | null {
+  const rest = Object.entries(fields).filter(([name]) => !shown.includes(name));
+  if (!rest.length) return null;
+  return `Please correct: ${rest.map(([name, msg]) => (name === "_" ? msg : `${name}: ${msg}`)).join("; ")}`;
+}
+
 /** Builds the ApiError for a non-2xx response whose body (parsed JSON or text) is `body`. */
 export function errorFromResponse(response: Response, body: unknown): ApiError {
   const status = response.status;
@@ -70,10 +77,7 @@ export function errorFromResponse(response: Response, body: unknown): ApiError {
       const key = path.length ? path.map(String).join(".") : "_";
       if (!(key in fields)) fields[key] = cleanMsg(item.msg ?? "Invalid value");
     }
-    const summary = Object.entries(fields)
-      .map(([field, msg]) => (field === "_" ? msg : `${field}: ${msg}`))
-      .join("; ");
-    return new ApiError(status, summary ? `Please correct: ${summary}` : (detail ?? "Some values are invalid."), fields);
+    return new ApiError(status, summarise(fields) ?? detail ?? "Some values are invalid.", fields);
   }
   if (status === 429) {
     const wait = parseRetryAfter(response.headers.get("Retry-After"));

@@ -1,5 +1,5 @@
 import { useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
-import { ApiError, type FieldErrors } from "../api/errors";
+import { ApiError, summarise, type FieldErrors } from "../api/errors";
 
 interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
   label: string;
@@ -29,10 +29,7 @@ export function ErrorBanner({ error, fields = [] }: { error: unknown; fields?: s
   if (!error) return null;
   let text: ReactNode = error instanceof Error ? error.message : String(error);
   if (error instanceof ApiError && error.status === 422) {
-    const others = Object.entries(error.fields).filter(([name]) => !fields.includes(name));
-    text = others.length
-      ? `Please correct: ${others.map(([name, msg]) => (name === "_" ? msg : `${name}: ${msg}`)).join("; ")}`
-      : "Please correct the highlighted fields.";
+    text = summarise(error.fields, fields) ?? "Please correct the highlighted fields.";
   }
   return (
     <div className="banner error" role="alert" data-status={error instanceof ApiError ? error.status : undefined}>

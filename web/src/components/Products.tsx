@@ -14,6 +14,15 @@ interface Draft {
 
 const EMPTY: Draft = { name: "", price: "", description: "" };
 
+/** The form's text fields from a product, and back: one mapping for create and edit. */
+function draftOf(product: Product): Draft {
+  return { name: product.name, price: product.price, description: product.description ?? "" };
+}
+
+function bodyOf(draft: Draft) {
+  return { name: draft.name, price: draft.price.trim(), description: draft.description || null };
+}
+
 function formatPrice(price: string): string {
   const value = Number(price);
   return Number.isFinite(value) ? value.toFixed(2) : price;
@@ -97,11 +106,7 @@ export function Products() {
 
   async function create(draft: Draft) {
     clearMessages();
-    const product = await createProduct({
-      name: draft.name,
-      price: draft.price.trim(),
-      description: draft.description || null,
-    });
+    const product = await createProduct(bodyOf(draft));
     setNotice(`Created “${product.name}”.`);
     await load();
   }
@@ -109,11 +114,7 @@ export function Products() {
   async function save(product: Product, draft: Draft) {
     clearMessages();
     try {
-      const updated = await updateProduct(product.id, {
-        name: draft.name,
-        price: draft.price.trim(),
-        description: draft.description || null,
-      });
+      const updated = await updateProduct(product.id, bodyOf(draft));
       setNotice(`Saved “${updated.name}”.`);
       setEditing(null);
     } catch (err) {
@@ -200,7 +201,7 @@ export function Products() {
                     <td colSpan={4}>
                       <ProductForm
                         id={`edit-product-${product.id}`}
-                        initial={{ name: product.name, price: product.price, description: product.description ?? "" }}
+                        initial={draftOf(product)}
                         submitLabel="Save"
                         onSubmit={(draft) => save(product, draft)}
                         onCancel={() => setEditing(null)}
