@@ -60,8 +60,8 @@ class Scenario:
 
 LOGIN_ROUTE = "POST /auth/token"
 SCENARIOS = (
-    Scenario("GET /products/{id}", RequestSpec("GET", "/products/{id}"), PING_AUTH, 0.35),
-    Scenario("GET /products?limit=20", RequestSpec("GET", "/products?limit=20"), PING_AUTH, 0.25),
+    Scenario("GET /products/{id}", RequestSpec("GET", "/products/{id}"), PING_AUTH, 0.40),
+    Scenario("GET /products?limit=20", RequestSpec("GET", "/products?limit=20"), PING_AUTH, 0.28),
     Scenario(
         "POST /products", RequestSpec("POST", "/products", JSON, PRODUCT_BODY), PING_AUTH, 0.20
     ),
@@ -71,7 +71,7 @@ SCENARIOS = (
         PING_AUTH,
         0.20,
     ),
-    Scenario("GET /users/me", RequestSpec("GET", "/users/me"), PING_AUTH, 0.45),
+    Scenario("GET /users/me", RequestSpec("GET", "/users/me"), PING_AUTH, 0.55),
     Scenario(LOGIN_ROUTE, RequestSpec("POST", "/auth/token"), HASH_RATE, 0.85, login=True),
 )
 

@@ -35,5 +35,5 @@ def check_password(password: str, *, email: str, field: str) -> None:
         raise PasswordRejected(
             field, "this password is on a list of commonly used passwords; choose another"
         )
-    if candidate == email.strip().lower():
+    if candidate == email:  # stored and compared normalised (`schemas.normalise_email`)
         raise PasswordRejected(field, "the password must not be the e-mail address")

@@ -16,28 +16,51 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import fresh_database_url
 from tests.helpers import PASSWORD, unique_email
-from tests.services import REPO_ROOT, UvicornServer, free_port
+from tests.services import REPO_ROOT, PostgresServer, UvicornServer, free_port, wait_for
 
 CLIENT = REPO_ROOT / "examples" / "stockroom_client.py"
 README = REPO_ROOT / "README.md"
-ACCESS_TOKEN_SECONDS = 3
+# Long enough that no test sees a token expire, however slow the machine; the one test that
+# needs an expired token has a server of its own that issues short ones. Those still last 2 s
+# (the server counts whole seconds, so at least that long) from a refresh to the request that
+# uses the new token, which is a single step of the client.
+ACCESS_TOKEN_SECONDS = 600
+SHORT_ACCESS_TOKEN_SECONDS = 2
+LIST_PATH = "/products?limit=20&offset=0"  # what `list` requests, as the access log shows it
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UvicornServer]:
-    tmp = tmp_path_factory.mktemp("examples")
+def start_server(tmp: Path, access_token_seconds: int) -> UvicornServer:
     env = {
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite'}",
+        "DATABASE_URL": fresh_database_url(tmp),
         "SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
         "PASSWORD_HASH_ROUNDS": "4",
-        "ACCESS_TOKEN_EXPIRE_MINUTES": str(ACCESS_TOKEN_SECONDS / 60),
+        "ACCESS_TOKEN_EXPIRE_MINUTES": str(access_token_seconds / 60),
         "REGISTRATION_LIMIT_PER_ADDRESS": "100000/hour",
         "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "100000/hour",
         # Low, so that one test can reach the 429; every test has an account of its own.
         "LOGIN_FAILURE_LIMIT_PER_ACCOUNT": "1/15 minutes",
     }
-    with UvicornServer(env, cwd=tmp) as running:
+    return UvicornServer(env, cwd=tmp)
+
+
+# Both request `postgres_server`, so that in the PostgreSQL pass it runs before they ask it for a
+# database.
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
+) -> Iterator[UvicornServer]:
+    with start_server(tmp_path_factory.mktemp("examples"), ACCESS_TOKEN_SECONDS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def short_lived_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
+) -> Iterator[UvicornServer]:
+    tmp = tmp_path_factory.mktemp("examples-short")
+    with start_server(tmp, SHORT_ACCESS_TOKEN_SECONDS) as running:
         yield running
 
 
@@ -87,14 +110,14 @@ def register(cli: Cli) -> str:
     return email
 
 
-@pytest.fixture
-def logged_in(cli: Cli) -> Cli:
+def log_in(cli: Cli) -> Cli:
     cli.ok("login", register(cli), "--password", PASSWORD)
     return cli
 
 
-def wait_past_expiry(cli: Cli) -> None:
-    time.sleep(max(0.0, cli.tokens()["expires_at"] - time.time()) + 1.1)
+@pytest.fixture
+def logged_in(cli: Cli) -> Cli:
+    return log_in(cli)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -105,20 +128,51 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return result.stderr
 
 
+def answered(server: UvicornServer, method: str, path: str, status: int | None = None) -> int:
+    """How many `method path` requests the server has answered (with `status`), per its log."""
+    return len(server.answered_by(method, path, status))
+
+
+def settle(server: UvicornServer) -> None:
+    """Wait until the access log holds every request answered so far.
+
+    One uvicorn process writes its access lines in the order it answers, so once a request
+    sent now shows up, all earlier ones are there too.
+    """
+    path = f"/health?log-barrier={secrets.token_hex(8)}"
+    httpx.get(server.base_url + path, timeout=30)
+    wait_for(lambda: answered(server, "GET", path), f"GET {path} in the access log")
+
+
 # --- the client --------------------------------------------------------------------------------
 
 
-def test_login_keeps_tokens_in_a_private_file(cli: Cli) -> None:
+def test_login_names_the_user_and_the_granted_scope(cli: Cli) -> None:
     email = register(cli)
     output = cli("login", email, STOCKROOM_PASSWORD=PASSWORD)
     assert output.returncode == 0, output.stderr
     assert output.stdout == f"Logged in as {email} (scope: account products:read products:write).\n"
+
+
+def test_login_keeps_tokens_in_a_private_file(cli: Cli) -> None:
+    cli.ok("login", register(cli), "--password", PASSWORD)
     assert stat.S_IMODE(cli.token_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(cli.token_file.parent.stat().st_mode) == 0o700
     tokens = cli.tokens()
     assert tokens["access_token"] and tokens["refresh_token"]
-    assert 0 < tokens["expires_at"] - time.time() <= ACCESS_TOKEN_SECONDS
     assert list(cli.token_file.parent.glob("*.tmp")) == []
+
+
+def test_login_stores_when_the_access_token_expires(cli: Cli) -> None:
+    email = register(cli)
+    sent = time.time()
+    cli.ok("login", email, "--password", PASSWORD)
+    received = time.time()
+    tokens = cli.tokens()
+    assert tokens["expires_in"] == ACCESS_TOKEN_SECONDS
+    # The client dates the token when the answer arrives, which is between these two readings
+    # of the clock; however long that took, the expiry is the configured lifetime after it.
+    assert sent + ACCESS_TOKEN_SECONDS <= tokens["expires_at"] <= received + ACCESS_TOKEN_SECONDS
 
 
 def test_created_product_is_listed(logged_in: Cli) -> None:
@@ -135,52 +189,104 @@ def test_me_shows_the_logged_in_user(cli: Cli) -> None:
     assert json.loads(cli.ok("me"))["email"] == email
 
 
-def test_expired_access_token_is_refreshed_and_the_new_refresh_token_stored(
-    logged_in: Cli,
-) -> None:
+def test_a_fresh_access_token_is_used_as_it_is(logged_in: Cli) -> None:
     logged_in.ok("create", "Stapler", "7.50")
-    before = logged_in.tokens()  # a fresh access token is used as it is
-    logged_in.ok("list")
+    before = logged_in.tokens()
+    assert json.loads(logged_in.ok("list"))["total"] == 1
     assert logged_in.tokens() == before
 
-    wait_past_expiry(logged_in)
-    assert json.loads(logged_in.ok("list"))["total"] == 1
-    after = logged_in.tokens()
+
+def test_expired_access_token_is_refreshed_and_the_new_refresh_token_stored(
+    short_lived_server: UvicornServer, tmp_path: Path
+) -> None:
+    cli = log_in(Cli(short_lived_server.base_url, tmp_path))
+    cli.ok("create", "Stapler", "7.50")  # may already refresh on a slow machine: no matter
+    before = cli.tokens()
+    wait_for(
+        lambda: time.time() > before["expires_at"],
+        "the access token to expire",
+        timeout=SHORT_ACCESS_TOKEN_SECONDS + 30,
+    )
+    assert json.loads(cli.ok("list"))["total"] == 1
+    after = cli.tokens()
     assert after["refresh_token"] != before["refresh_token"]
     assert after["access_token"] != before["access_token"]
-    assert stat.S_IMODE(logged_in.token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cli.token_file.stat().st_mode) == 0o600
 
 
-def test_a_401_triggers_one_refresh_and_one_retry(logged_in: Cli) -> None:
+def test_a_401_triggers_one_refresh_and_one_retry(server: UvicornServer, logged_in: Cli) -> None:
     tokens = logged_in.tokens()
     tokens["access_token"] = "revoked"  # refused with 401, though the client thinks it valid
     tokens["expires_at"] = time.time() + 3600
     logged_in.token_file.write_text(json.dumps(tokens))
+    settle(server)
+    refreshes = answered(server, "POST", "/auth/token", 200)
+    refused = answered(server, "GET", LIST_PATH, 401)
+    served = answered(server, "GET", LIST_PATH, 200)
+    lists = answered(server, "GET", LIST_PATH)
 
     assert json.loads(logged_in.ok("list"))["total"] == 0
     assert logged_in.tokens()["refresh_token"] != tokens["refresh_token"]
 
+    # The retry is answered last, so once its line is in the log, the others are too.
+    wait_for(lambda: answered(server, "GET", LIST_PATH, 200) > served, "the retry's 200")
+    assert answered(server, "POST", "/auth/token", 200) - refreshes == 1
+    assert answered(server, "GET", LIST_PATH, 401) - refused == 1
+    assert answered(server, "GET", LIST_PATH, 200) - served == 1
+    assert answered(server, "GET", LIST_PATH) - lists == 2
 
-def test_concurrent_runs_refresh_once_and_keep_the_session(logged_in: Cli) -> None:
+
+# Runs the client (argv: ready flag, client, its arguments) once its imports are done, it has
+# touched the ready flag and its stdin has closed: runs started one after another then reach the
+# token file together, as runs started by cron at the same minute would.
+STARTING_GUN = """
+import pathlib, runpy, sys
+import httpx
+pathlib.Path(sys.argv[1]).touch()
+sys.stdin.read()
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_concurrent_runs_refresh_once_and_keep_the_session(
+    server: UvicornServer, logged_in: Cli, tmp_path: Path
+) -> None:
     # Without the lock, two runs would present the same refresh token, and the API treats a
     # reused one as stolen: it ends the session.
     tokens = logged_in.tokens()
     tokens["expires_at"] = 0
     logged_in.token_file.write_text(json.dumps(tokens))
+    settle(server)
+    refreshes = answered(server, "POST", "/auth/token", 200)
+    refused = answered(server, "POST", "/auth/token", 400)
+    shown = answered(server, "GET", "/users/me", 200)
+
+    ready = [tmp_path / f"ready-{n}" for n in range(4)]
     runs = [
         subprocess.Popen(
-            [sys.executable, str(CLIENT), "list"],
+            [sys.executable, "-c", STARTING_GUN, str(flag), str(CLIENT), "list"],
             env=logged_in.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # a line or two: it cannot fill the pipe
             text=True,
         )
-        for _ in range(4)
+        for flag in ready
     ]
+    wait_for(lambda: all(flag.exists() for flag in ready), "the four runs to be ready")
     for run in runs:
-        _, stderr = run.communicate(timeout=30)
-        assert run.returncode == 0, stderr
+        assert run.stdin is not None
+        run.stdin.close()  # go
+    for run in runs:
+        assert run.stderr is not None
+        assert run.wait(timeout=30) == 0, run.stderr.read()
     logged_in.ok("me")
+
+    # `me` is answered after every run's requests, so once its line is in the log, theirs are too.
+    wait_for(lambda: answered(server, "GET", "/users/me", 200) > shown, "the 200 for `me`")
+    assert answered(server, "POST", "/auth/token", 200) - refreshes == 1
+    assert answered(server, "POST", "/auth/token", 400) - refused == 0
 
 
 def test_after_logout_commands_say_to_log_in(logged_in: Cli) -> None:
@@ -194,12 +300,14 @@ def test_logout_ends_the_session_on_the_server(logged_in: Cli) -> None:
     access_token = logged_in.tokens()["access_token"]
     logged_in.ok("logout")
     headers = {"Authorization": f"Bearer {access_token}"}
-    assert httpx.get(f"{logged_in.api}/products", headers=headers).status_code == 401
+    response = httpx.get(f"{logged_in.api}/products", headers=headers, timeout=30)
+    assert response.status_code == 401
 
 
 def test_a_session_ended_elsewhere_asks_for_a_new_login(logged_in: Cli) -> None:
     body = {"refresh_token": logged_in.tokens()["refresh_token"]}
-    assert httpx.post(f"{logged_in.api}/auth/logout", json=body).status_code == 204
+    response = httpx.post(f"{logged_in.api}/auth/logout", json=body, timeout=30)
+    assert response.status_code == 204
     error = one_line_error(logged_in("list"))
     assert "session has ended" in error and "login" in error
 
