@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from api.throttling import ThrottleLimits
 from auth.tokens import MIN_SECRET_BYTES
 from models.connect import open_database
-from models.database import Database
+from models.database import Database, DatabaseOptions
 
 logger = logging.getLogger("stockroom")
 
@@ -49,13 +49,24 @@ class Settings(BaseSettings):
     # PostgreSQL only: added to DB_POOL_SIZE (one pool, connections kept). SQLite uses one
     # connection per worker process.
     DB_MAX_OVERFLOW: int = Field(default=0, ge=0)
-    DB_POOL_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
+    DB_POOL_TIMEOUT_SECONDS: float = Field(default=5, gt=0)
     DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5, gt=0)
+    DB_STATEMENT_TIMEOUT_SECONDS: float = Field(default=5, gt=0)
+    DB_POOL_MAX_LIFETIME_SECONDS: float = Field(default=1800, gt=0)
+    DB_POOL_MAX_IDLE_SECONDS: float = Field(default=300, gt=0)
+    SQLITE_SYNCHRONOUS: Literal["FULL", "NORMAL"] = "FULL"
     REDIS_URL: str | None = None
     LOGIN_FAILURE_LIMIT_PER_ACCOUNT: str = "10/15 minutes"
     LOGIN_FAILURE_LIMIT_PER_ADDRESS: str = "100/15 minutes"
     REGISTRATION_LIMIT_PER_ADDRESS: str = "20/hour"
     REFRESH_LIMIT_PER_ADDRESS: str = "120/minute"
+    # Requests one worker serves at once; beyond it, 503 with Retry-After at once.
+    MAX_CONCURRENT_REQUESTS: int = Field(default=100, ge=1)
+    # `stockroom serve` on SIGTERM: /ready answers 503 and requests are still served for the
+    # drain time (a balancer checking every second stops sending meanwhile); then in-flight
+    # requests get the shutdown time to finish.
+    SHUTDOWN_DRAIN_SECONDS: float = Field(default=5, ge=0)
+    SHUTDOWN_TIMEOUT_SECONDS: float = Field(default=20, gt=0)
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
     WORKERS: int = Field(default=1, ge=1)
@@ -134,13 +145,20 @@ class Settings(BaseSettings):
             refresh=self.REFRESH_LIMIT_PER_ADDRESS,
         )
 
-    def open_database(self) -> Database:
-        return open_database(
-            self.DATABASE_URL,
+    @property
+    def database_options(self) -> DatabaseOptions:
+        return DatabaseOptions(
             pool_size=self.DB_POOL_SIZE + self.DB_MAX_OVERFLOW,
             pool_timeout=self.DB_POOL_TIMEOUT_SECONDS,
             connect_timeout=self.DB_CONNECT_TIMEOUT_SECONDS,
+            statement_timeout=self.DB_STATEMENT_TIMEOUT_SECONDS,
+            max_lifetime=self.DB_POOL_MAX_LIFETIME_SECONDS,
+            max_idle=self.DB_POOL_MAX_IDLE_SECONDS,
+            sqlite_synchronous=self.SQLITE_SYNCHRONOUS,
         )
+
+    def open_database(self) -> Database:
+        return open_database(self.DATABASE_URL, self.database_options)
 
     @property
     def access_ttl_seconds(self) -> int:

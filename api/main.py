@@ -8,8 +8,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.config import Settings, load_settings
 from api.docs import install_docs
+from api.drain import Drain
 from api.errors import install_error_handlers
-from api.middleware import DeclaredBodyLimitMiddleware, SecurityHeadersMiddleware
+from api.middleware import (
+    ConcurrencyLimitMiddleware,
+    DeclaredBodyLimitMiddleware,
+    DrainMiddleware,
+    SecurityHeadersMiddleware,
+)
 from api.routes import auth, health, products, users
 from api.throttling import Throttle
 from auth.config import AuthConfig
@@ -43,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         database = settings.open_database()
         provide(app, Database, database)
+        drain.install()
         # Everything loaded so far lives as long as the process: keep the cyclic garbage
         # collector from re-scanning it, which showed up as latency spikes under load.
         gc.collect()
@@ -60,14 +67,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    drain = Drain(settings.SHUTDOWN_DRAIN_SECONDS)
+    provide(app, Drain, drain)
     provide(app, Settings, settings)
     provide(app, AuthConfig, build_auth_config(settings))
     provide(app, Throttle, Throttle(settings.throttle_limits, settings.REDIS_URL))
     install_error_handlers(app)
     install_docs(app)
     # The last added is the outermost: security headers on every answer, CORS headers even on
-    # a 413, and the declared-length check before anything reads the body.
+    # a 413 or a busy 503, and the declared-length check before anything reads the body.
     app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.MAX_CONCURRENT_REQUESTS)
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -78,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "WWW-Authenticate"],
             max_age=600,
         )
+    app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(SecurityHeadersMiddleware)
     # Per router, not per app: the app-level limit sits outside our middleware and answers a
     # declared oversized body in plain text; here FastAPI raises a 413 our handlers render.

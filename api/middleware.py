@@ -1,9 +1,11 @@
-"""Pure ASGI middleware: request body limit and security headers."""
+"""Pure ASGI middleware: load shedding, request body limit, security headers."""
 
 import json
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.drain import Drain
 
 NO_STORE_EXEMPT_PREFIXES = ("/docs/static/", "/redoc/")
 
@@ -12,20 +14,78 @@ def body_too_large(limit: int) -> str:
     return f"Request body too large; the limit is {limit} bytes."
 
 
-async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": body_too_large(limit)}).encode()
+async def _send_json(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """An answer given before the app runs, in the app's own error shape."""
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# Health checks are answered even when the worker is full: a busy instance is alive and ready,
+# and taking it out of the balancer would only push its load onto the others.
+UNLIMITED_PATHS = frozenset({"/health", "/ready"})
+BUSY_RETRY_AFTER_S = 1
+
+
+class ConcurrencyLimitMiddleware:
+    """At most `limit` requests in the app at once; the next gets 503 + Retry-After at once.
+
+    A queue without a bound only turns overload into timeouts for everyone; an immediate 503
+    tells a client (or the balancer's retry) to go elsewhere or come back. uvicorn's own
+    `limit_concurrency` answers in plain text without Retry-After, hence this.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            retry = [(b"retry-after", str(BUSY_RETRY_AFTER_S).encode())]
+            await _send_json(send, 503, "The server is busy; retry shortly.", retry)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class DrainMiddleware:
+    """While the worker drains, every response closes its connection, so a balancer's kept-alive
+    connection carries no new request to a worker about to stop."""
+
+    def __init__(self, app: ASGIApp, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.drain.active:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["Connection"] = "close"
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
 
 
 class DeclaredBodyLimitMiddleware:
@@ -44,7 +104,8 @@ class DeclaredBodyLimitMiddleware:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    await _send_413(send, self.limit)
+                    close = [(b"connection", b"close")]  # the unread body stays unread
+                    await _send_json(send, 413, body_too_large(self.limit), close)
                     return
         await self.app(scope, receive, send)
 

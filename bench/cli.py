@@ -17,6 +17,7 @@ from pathlib import Path
 from bench.load import LoadPlan, ensure_wrk, wrk_version
 from bench.measure import Measurement, measure_hash_rate, measure_route
 from bench.memory import MEMORY_STEPS, MemoryResult, run_memory
+from bench.overload import OverloadResult, run_overload
 from bench.report import (
     Row,
     machine_lines,
@@ -228,6 +229,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help=f"append the results as markdown (default {RESULTS_FILE.name})",
     )
+    parser.add_argument(
+        "--overload",
+        action="store_true",
+        help="only the overload scenario: 8 x --connections on GET /products/{id}",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
 
@@ -275,8 +281,34 @@ def write_results(path: Path, report: BenchReport, command: str) -> None:
     log(f"appended the results to {path}")
 
 
+def run_overload_only(config: BenchConfig) -> OverloadResult:
+    ensure_wrk()
+    secret = secrets.token_urlsafe(36)
+    with (
+        tempfile.TemporaryDirectory(prefix="stockroom-bench-") as tmp,
+        databases(config.database, Path(tmp)) as dbs,
+        stockroom(config, dbs, secret) as app,
+    ):
+        return run_overload(
+            app,
+            saturating_connections=config.connections,
+            duration_s=config.duration_s,
+            threads=max(config.wrk_threads, 2),
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.overload:
+        config = config_from_args(args)
+        overload = run_overload_only(config)
+        lines = [f"{config.database}, one worker, PASSWORD_HASH_ROUNDS={config.rounds}"]
+        lines += overload.lines()
+        print("\n".join(lines))
+        if args.write_results is not None:
+            with args.write_results.open("a") as handle:
+                handle.write("\n## Overload\n\n" + "\n".join(lines) + "\n")
+        return 1 if args.strict and not overload.passed else 0
     report = run_bench(config_from_args(args))
     print("\n\n".join(render(report)))
     if args.write_results is not None:

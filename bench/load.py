@@ -57,8 +57,10 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     non_2xx: int
-    socket_errors: int
+    socket_errors: int  # connect, read and write errors and timeouts
     sample_failure: str
+    shed: int = 0  # non-2xx that were 503
+    timeouts: int = 0
 
     @property
     def rps(self) -> float:
@@ -131,6 +133,8 @@ def parse_result(output: str) -> LoadResult:
                 non_2xx=int(data["non2xx"]),
                 socket_errors=int(data["socket_errors"]),
                 sample_failure=str(data["sample"]),
+                shed=int(data["shed"]),
+                timeouts=int(data["timeouts"]),
             )
     raise BenchError(f"wrk printed no result line:\n{output[-2000:]}")
 

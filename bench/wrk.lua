@@ -8,8 +8,9 @@
 --   MAX_PER_THREAD  stop a thread after this many responses, 0 for no limit (-d decides)
 -- `{n}` in PATH or BODY is a per-thread request counter.
 --
--- Prints one line at the end: `BENCH_RESULT {json}` with requests, latency percentiles and the
--- count of non-2xx responses (and the first one's status and body, to diagnose it).
+-- Prints one line at the end: `BENCH_RESULT {json}` with requests, latency percentiles, the
+-- count of non-2xx responses (and the first one's status and body, to diagnose it) and how many
+-- of them were 503 (load shed).
 
 local threads = {}
 
@@ -36,6 +37,7 @@ local content_type_header = "Content-Type"
 -- Globals: done() reads them from each thread with thread:get().
 responses = 0
 non2xx = 0
+shed = 0
 first_bad = ""
 
 local function read_specs(path)
@@ -94,6 +96,9 @@ end
 
 function response(status, _, body)
   responses = responses + 1
+  if status == 503 then
+    shed = shed + 1
+  end
   if status < 200 or status > 299 then
     non2xx = non2xx + 1
     if first_bad == "" then
@@ -113,9 +118,10 @@ local function json_string(text)
 end
 
 function done(summary, latency, _)
-  local bad, sample = 0, ""
+  local bad, busy, sample = 0, 0, ""
   for _, thread in ipairs(threads) do
     bad = bad + (thread:get("non2xx") or 0)
+    busy = busy + (thread:get("shed") or 0)
     local first = thread:get("first_bad") or ""
     if sample == "" then
       sample = first
@@ -124,8 +130,9 @@ function done(summary, latency, _)
   local errors = summary.errors
   io.write(string.format(
     'BENCH_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
-      .. '"non2xx": %d, "socket_errors": %d, "sample": %s}\n',
+      .. '"non2xx": %d, "shed": %d, "socket_errors": %d, "timeouts": %d, "sample": %s}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    bad, errors.connect + errors.read + errors.write + errors.timeout, json_string(sample)
+    bad, busy, errors.connect + errors.read + errors.write + errors.timeout, errors.timeout,
+    json_string(sample)
   ))
 end

@@ -10,12 +10,27 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy.engine import URL, make_url
 
 Row = Sequence[Any]
 Dialect = Literal["sqlite", "postgresql"]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseOptions:
+    """Every wait on the database is bounded; the pool settings apply to PostgreSQL."""
+
+    pool_size: int = 10
+    pool_timeout: float = 5  # waiting for a pooled connection, opening one included
+    connect_timeout: float = 5
+    statement_timeout: float = 5
+    max_lifetime: float = 1800  # a pooled connection is replaced after this long...
+    max_idle: float = 300  # ...or after lying unused this long
+    # FULL: a commit survives a power loss. NORMAL: only a process crash (faster writes).
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
 class Connection(ABC):

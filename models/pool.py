@@ -2,59 +2,134 @@
 
 Why not asyncpg's own pool: under 32 concurrent requests it let a newcomer take a connection
 freed for a waiter, who then queued again at the back (some requests waited many times longer
-than others), and it spends a task per release and a timer per acquire. The figures are in
-bench/README.md. Here a connection is taken or returned without a task or a timer, and a freed
-one goes to the longest waiter.
+than others); it spends a task per release and a timer per acquire; and it has no maximum
+lifetime, nor a way to stop a crowd of requests from each waiting out a server that went
+silent. The figures are in bench/README.md.
+
+When the server stops answering (`mark_down`), the pool drops its idle connections and fails
+its waiters at once; until a connection opens again, one request at a time tries to open one
+(the probe) and the others are refused at once, so a partition costs each request a bounded
+wait and no request queues behind another's timeout.
 """
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import asyncpg
+
+from models.errors import DatabaseUnavailable
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
+@dataclass(slots=True)
+class _Idle:
+    conn: asyncpg.Connection
+    since: float
+
+
 class ConnectionPool:
-    def __init__(self, connect: Connect, *, max_size: int, timeout: float) -> None:
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        max_size: int,
+        timeout: float,
+        max_lifetime: float = float("inf"),
+        max_idle: float = float("inf"),
+    ) -> None:
         self._connect = connect
         self.max_size = max_size
         self.timeout = timeout
-        self._idle: list[asyncpg.Connection] = []
+        self.max_lifetime = max_lifetime
+        self.max_idle = max_idle
+        self._idle: list[_Idle] = []  # the most recently returned last
+        self._opened_at: dict[asyncpg.Connection, float] = {}
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
-        self._open = 0  # connections open or being opened
+        self._opening = 0
+        self._down = False
+        self._probing = False
 
     @property
     def waiting(self) -> int:
         return sum(not waiter.done() for waiter in self._waiters)
 
+    @property
+    def _open(self) -> int:
+        return len(self._opened_at) + self._opening
+
     async def acquire(self) -> asyncpg.Connection:
-        """A connection; TimeoutError if none was free within `timeout`."""
-        while self._idle:
-            conn = self._idle.pop()  # the most recently used: the rest may time out idle
-            if not conn.is_closed():  # the server closed it (restart, idle timeout)
-                return conn
-            self._open -= 1
+        """A connection; DatabaseUnavailable if none could be had within `timeout`."""
+        if self._down:
+            return await self._probe()
+        conn = self._take_idle()
+        if conn is not None:
+            return conn
         if self._open >= self.max_size:
             handed = await self._wait()
             if handed is not None:
                 return handed
+            if self._down:  # the connection that left made way for a probe
+                return await self._probe()
         return await self._open_one()
 
     def release(self, conn: asyncpg.Connection, *, reusable: bool = True) -> None:
-        if reusable and not conn.is_closed() and not conn.is_in_transaction():
+        if (
+            reusable
+            and not conn.is_closed()
+            and not conn.is_in_transaction()
+            and not self._too_old(conn, time.monotonic())
+        ):
             self._hand_over(conn)
             return
-        conn.terminate()
-        self._open -= 1
+        self._discard(conn)
         self._hand_over(None)  # a waiter may open a connection in its place
+
+    def mark_down(self) -> None:
+        """The server stopped answering: its other connections are suspect, and the requests
+        waiting for one would only wait out the same silence."""
+        self._down = True
+        idle, self._idle = self._idle, []
+        for entry in idle:
+            self._discard(entry.conn)
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(DatabaseUnavailable("PostgreSQL stopped answering"))
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        self._open -= len(idle)
-        for conn in idle:
-            conn.terminate()
+        for entry in idle:
+            self._discard(entry.conn)
+
+    def _too_old(self, conn: asyncpg.Connection, now: float) -> bool:
+        return now - self._opened_at.get(conn, now) >= self.max_lifetime
+
+    def _take_idle(self) -> asyncpg.Connection | None:
+        now = time.monotonic()
+        while self._idle and now - self._idle[0].since >= self.max_idle:
+            self._discard(self._idle.pop(0).conn)  # unused for too long: a firewall may have
+        while self._idle:  # forgotten it
+            conn = self._idle.pop().conn  # the most recently used: the rest may age out
+            if conn.is_closed() or self._too_old(conn, now):  # closed: the server restarted
+                self._discard(conn)
+                continue
+            return conn
+        return None
+
+    async def _probe(self) -> asyncpg.Connection:
+        if self._probing:
+            raise DatabaseUnavailable("PostgreSQL is not answering; another request is trying it")
+        self._probing = True
+        try:
+            conn = await self._open_one()
+        finally:
+            self._probing = False
+        self._down = False
+        return conn
 
     async def _wait(self) -> asyncpg.Connection | None:
         """A connection someone released, or None: open one yourself."""
@@ -65,21 +140,35 @@ class ConnectionPool:
         try:
             async with asyncio.timeout(self.timeout):
                 return await waiter
+        except TimeoutError:
+            raise DatabaseUnavailable("no pooled PostgreSQL connection was free in time") from None
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._hand_over(waiter.result())  # handed to us as we gave up: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
             raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     async def _open_one(self) -> asyncpg.Connection:
-        self._open += 1
+        self._opening += 1
         try:
-            return await self._connect()
+            conn = await self._connect()
+        except Exception:
+            self._opening -= 1
+            self.mark_down()  # refused, timed out, or turned away: the waiters learn it now
+            raise
         except BaseException:
-            self._open -= 1
+            self._opening -= 1
             self._hand_over(None)
             raise
+        self._opening -= 1
+        self._opened_at[conn] = time.monotonic()
+        return conn
+
+    def _discard(self, conn: asyncpg.Connection) -> None:
+        self._opened_at.pop(conn, None)
+        conn.terminate()
 
     def _hand_over(self, conn: asyncpg.Connection | None) -> None:
         while self._waiters:
@@ -88,4 +177,4 @@ class ConnectionPool:
                 waiter.set_result(conn)
                 return
         if conn is not None:
-            self._idle.append(conn)
+            self._idle.append(_Idle(conn, time.monotonic()))

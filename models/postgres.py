@@ -1,49 +1,64 @@
 """PostgreSQL on asyncpg: a query waits on the network, so the event loop serves others meanwhile.
 
 SQL goes to asyncpg as written; asyncpg prepares each distinct statement once per connection
-and reuses the plan (its statement cache). Driver errors leave here as the data layer's own:
-an outage or a timeout is `DatabaseUnavailable` and the connection is dropped, a broken
-constraint is `ConstraintViolation`.
+and reuses the plan (its statement cache). Every wait is bounded: connecting, waiting for a
+pooled connection, and each statement (server-side `statement_timeout`, and the driver's own
+timeout a little later for a server that does not answer at all). Driver errors leave here as
+the data layer's own: an outage or a timeout is `DatabaseUnavailable` and the connection is
+dropped, a broken constraint is `ConstraintViolation`.
 """
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn, cast
 
 import asyncpg
 from sqlalchemy.engine import URL
 
-from models.database import Connection, Database, Row
+from models.database import Connection, Database, DatabaseOptions, Row
 from models.errors import ConstraintViolation, DatabaseUnavailable
 from models.pool import ConnectionPool
 
-# asyncpg's errors for "the server is unreachable, restarting, or out of connections".
-_OUTAGES = (
+# The server answered, but not with a result: it cancelled the statement at its timeout, or
+# turned the connection away (too many connections). The connection is dropped; the server lives.
+_REFUSALS = (
+    asyncpg.QueryCanceledError,  # 57014: statement_timeout
+    asyncpg.InsufficientResourcesError,  # 53: too many connections
+)
+# No answer at all, or the connection is gone: the server is unreachable or restarting.
+_LOST = (
     OSError,
-    TimeoutError,  # connecting, or waiting for a pooled connection, took too long
+    TimeoutError,  # the driver's own timeout: nothing came back
     asyncpg.InterfaceError,  # includes "connection was closed in the middle of operation"
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.InsufficientResourcesError,  # 53: too many connections
     asyncpg.OperatorInterventionError,  # 57: shutting down, starting up
 )
 _DRIVER_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# The driver waits this much longer than the server, so a live server's own cancellation
+# (the connection is fine, the server is up) normally arrives first.
+CLIENT_TIMEOUT_MARGIN_S = 1.0
 
 
 class PostgresConnection(Connection):
     dialect = "postgresql"
 
-    def __init__(self, raw: asyncpg.Connection) -> None:
+    def __init__(self, raw: asyncpg.Connection, on_lost: Callable[[], None]) -> None:
         self.raw = raw
         self.broken = False
+        self._on_lost = on_lost
 
     def _raise(self, exc: Exception) -> NoReturn:
         if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
             raise ConstraintViolation(str(exc)) from exc
-        if isinstance(exc, _OUTAGES):
+        if isinstance(exc, _REFUSALS):
             self.broken = True
-            raise DatabaseUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
-        raise exc
+        elif isinstance(exc, _LOST):
+            self.broken = True
+            self._on_lost()
+        else:
+            raise exc
+        raise DatabaseUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
@@ -75,29 +90,41 @@ class PostgresConnection(Connection):
 
 
 class PostgresDatabase(Database):
-    def __init__(
-        self, url: URL, *, pool_size: int, pool_timeout: float, connect_timeout: float
-    ) -> None:
+    def __init__(self, url: URL, options: DatabaseOptions) -> None:
         self.url = url
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.connect_timeout = connect_timeout
-        self.pool = ConnectionPool(self._connect, max_size=pool_size, timeout=pool_timeout)
+        self.options = options
+        self.pool = ConnectionPool(
+            self._connect,
+            max_size=options.pool_size,
+            timeout=options.pool_timeout,
+            max_lifetime=options.max_lifetime,
+            max_idle=options.max_idle,
+        )
 
     async def _connect(self) -> asyncpg.Connection:
+        statement_ms = str(round(self.options.statement_timeout * 1000))
         return await asyncpg.connect(
             self.dsn,
-            timeout=self.connect_timeout,
-            # Which process holds a connection, for operators reading pg_stat_activity.
-            server_settings={"application_name": f"stockroom-{os.getpid()}"},
+            timeout=self.options.connect_timeout,
+            command_timeout=self.options.statement_timeout + CLIENT_TIMEOUT_MARGIN_S,
+            server_settings={
+                "statement_timeout": statement_ms,
+                # A client that vanished mid-transaction (a partition) must not hold its locks
+                # until TCP notices, hours later.
+                "idle_in_transaction_session_timeout": statement_ms,
+                # Which process holds a connection, for operators reading pg_stat_activity.
+                "application_name": f"stockroom-{os.getpid()}",
+            },
         )
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         try:
             raw = await self.pool.acquire()
-        except _OUTAGES as exc:
+        except (*_LOST, *_REFUSALS) as exc:
             raise DatabaseUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
-        conn = PostgresConnection(raw)
+        conn = PostgresConnection(raw, self.pool.mark_down)
         reusable = False
         try:
             yield conn

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from sqlalchemy.engine import URL
 
@@ -121,9 +121,10 @@ class SqliteConnection(Connection):
 
 
 class SqliteDatabase(Database):
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, *, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
         self.url = url
         self.path = sqlite_path(url)
+        self.synchronous = synchronous
         self._connection: SqliteConnection | None = None
 
     def _open(self) -> SqliteConnection:
@@ -138,10 +139,11 @@ class SqliteDatabase(Database):
                 # other than the one that opened it.
                 check_same_thread=False,
             )
-            # WAL: readers beside the writer. synchronous=NORMAL: durable across a process
-            # crash. Foreign keys are off unless asked for.
+            # WAL: readers beside the writer. synchronous=FULL syncs the log at every commit,
+            # so an acknowledged write survives a power loss; NORMAL only a process crash.
+            # Foreign keys are off unless asked for.
             raw.execute("PRAGMA journal_mode=WAL")
-            raw.execute("PRAGMA synchronous=NORMAL")
+            raw.execute(f"PRAGMA synchronous={self.synchronous}")
             raw.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as exc:
             _raise(exc)

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,10 +37,12 @@ PG_USER = "stockroom-test"
 INSTALL_HINT = "run `.ci/install-system-deps` as root to install the system packages for tests"
 
 __all__ = [
+    "HaproxyServer",
     "PostgresServer",
     "RedisServer",
     "ServiceError",
     "StockroomServe",
+    "TcpRelay",
     "UvicornServer",
     "free_port",
     "sync_url",
@@ -759,3 +762,160 @@ class StockroomServe(UvicornServer):
         if self.workers is not None:
             argv += ["--workers", str(self.workers)]
         return argv + self.extra_args
+
+
+# --- network faults --------------------------------------------------------------------------
+
+
+class TcpRelay:
+    """Forwards 127.0.0.1:`port` to 127.0.0.1:`target_port`, one thread for every connection.
+
+    `partition()` makes the link go silent the way a dropped network does: no byte moves in
+    either direction, nothing is closed or reset, and new connections are accepted but hear
+    nothing. `heal()` lets the bytes held meanwhile through, as TCP would after retransmitting.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name="relay-accept").start()
+
+    def partition(self) -> None:
+        self._flowing.clear()
+
+    def heal(self) -> None:
+        self._flowing.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._flowing.set()
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, upstream}
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                self._flowing.wait()  # a partition holds the bytes here, in the kernel
+                data = source.recv(65536)
+                self._flowing.wait()  # read just before the link went silent: hold it too
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+# --- HAProxy ---------------------------------------------------------------------------------
+
+
+class HaproxyServer(_Service):
+    """Debian's `haproxy` running a configuration file as it is, in the foreground; `env` fills
+    the file's `${...}` variables. Its admin socket answers `command()`."""
+
+    name = "haproxy"
+
+    def __init__(self, config: Path, env: Mapping[str, str], *, port: int | None = None) -> None:
+        binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        if not os.access(binary, os.X_OK):
+            raise ServiceError(f"haproxy not found: {INSTALL_HINT}")
+        super().__init__(port)
+        self.binary = binary
+        self.config = config
+        self.socket_path = self.tmpdir / "admin.sock"
+        self.env = {
+            **os.environ,
+            "STOCKROOM_LISTEN": f"127.0.0.1:{self.port}",
+            "STOCKROOM_HAPROXY_SOCKET": str(self.socket_path),
+            **env,
+        }
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        self._check_open()
+        if self.running:
+            return self
+        argv = [self.binary, "-db", "-f", str(self.config)]
+        self._proc = _spawn(argv, log=self.log_path, env=self.env, cwd=self.tmpdir)
+        _wait_until(
+            lambda: self.socket_path.exists() and _port_open(self.port),
+            proc=self._proc,
+            log=self.log_path,
+            what="haproxy",
+            timeout=30,
+        )
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._proc is not None:
+            _terminate(self._proc, signal.SIGTERM, timeout)
+            self._proc = None
+
+    def command(self, line: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(self.socket_path))
+            sock.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def server_states(self, backend: str) -> dict[str, str]:
+        """Each server of `backend` and its state as health checks see it: UP, DOWN, ..."""
+        states = {}
+        for line in self.command("show stat").splitlines():
+            fields = line.split(",")
+            if (
+                len(fields) > 17
+                and fields[0] == backend
+                and fields[1] not in ("FRONTEND", "BACKEND")
+            ):
+                states[fields[1]] = fields[17].split(" ")[0]
+        return states
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

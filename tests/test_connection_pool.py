@@ -15,6 +15,7 @@ import pytest
 
 from api.errors import DATABASE_RETRY_AFTER_S
 from models.connect import open_database
+from models.database import DatabaseOptions
 from models.errors import DatabaseUnavailable
 from models.pool import ConnectionPool
 from models.postgres import PostgresConnection, PostgresDatabase
@@ -49,8 +50,8 @@ async def eventually(condition: Callable[[], Any], what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-def database_for(server: PostgresServer, *, pool_timeout: float = 5) -> PostgresDatabase:
-    database = open_database(server.url, pool_size=1, pool_timeout=pool_timeout, connect_timeout=5)
+def database_for(server: PostgresServer, **options: Any) -> PostgresDatabase:
+    database = open_database(server.url, DatabaseOptions(pool_size=1, **options))
     assert isinstance(database, PostgresDatabase)
     return database
 
@@ -91,6 +92,51 @@ def test_no_free_connection_in_time_is_an_outage(postgres_server: PostgresServer
                 async with database.connection():
                     pass
         assert await backend_pid(database) > 0  # and the pool still works afterwards
+        await database.close()
+
+    run_with_postgres(postgres_server, check)
+
+
+def test_a_statement_past_its_timeout_is_an_outage_and_its_connection_is_dropped(
+    postgres_server: PostgresServer | None,
+) -> None:
+    async def check(server: PostgresServer) -> None:
+        database = database_for(server, statement_timeout=0.2)
+        async with database.connection() as conn:
+            first = await conn.fetchval("SELECT pg_backend_pid()")
+            with pytest.raises(DatabaseUnavailable):
+                await conn.execute("SELECT pg_sleep(10)")
+        assert await backend_pid(database) != first
+        await database.close()
+
+    run_with_postgres(postgres_server, check)
+
+
+def test_a_connection_past_its_lifetime_is_replaced_without_an_error(
+    postgres_server: PostgresServer | None,
+) -> None:
+    async def check(server: PostgresServer) -> None:
+        database = database_for(server, max_lifetime=0.3)
+        first = await backend_pid(database)
+        seen = {first}
+        async with asyncio.timeout(30):  # a connection in steady use is replaced all the same
+            while seen == {first}:
+                seen.add(await backend_pid(database))
+        await database.close()
+
+    run_with_postgres(postgres_server, check)
+
+
+def test_a_connection_idle_too_long_is_replaced_without_an_error(
+    postgres_server: PostgresServer | None,
+) -> None:
+    async def check(server: PostgresServer) -> None:
+        database = database_for(server, max_idle=0.2)
+        first = await backend_pid(database)
+        # Reasoned exception: the connection must lie unused past its idle time, and any
+        # check that it has would use it.
+        await asyncio.sleep(0.4)
+        assert await backend_pid(database) != first
         await database.close()
 
     run_with_postgres(postgres_server, check)

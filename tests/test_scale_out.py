@@ -190,7 +190,7 @@ def test_requests_answer_503_with_retry_after_within_the_connect_timeout_while_p
     assert response.headers["content-type"] == "application/json"
     assert "database" in response.json()["detail"]
     assert response.headers["retry-after"] == str(DATABASE_RETRY_AFTER_S)
-    assert DATABASE_RETRY_AFTER_S == 5  # the value README ("Outages") promises
+    assert DATABASE_RETRY_AFTER_S == 5  # the value README's timeouts table promises
     # The one wall-clock bound in these tests: README promises the 503 "within the connect
     # timeout" (DB_CONNECT_TIMEOUT_SECONDS), so that documented bound is what is checked.
     assert answered_in_s <= CONNECT_TIMEOUT_S, f"503 after {answered_in_s:.2f} s"

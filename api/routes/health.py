@@ -1,9 +1,12 @@
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 
+from api.drain import Drain
 from api.errors import DATABASE_RETRY_AFTER_S
 from migrations import schema_revision
-from models.deps import DatabaseDep
+from models.deps import DatabaseDep, provided
 
 router = APIRouter(tags=["health"])
 
@@ -19,13 +22,25 @@ async def health() -> Health:
     return Health(status="ok")
 
 
+async def get_drain(request: Request) -> Drain:
+    return provided(request.app, Drain)
+
+
 @router.get(
     "/ready",
     response_model=Health,
-    responses={503: {"model": Health, "description": "Database unreachable or not migrated"}},
+    responses={
+        503: {"model": Health, "description": "Shutting down, or database unreachable or behind"}
+    },
 )
-async def ready(db: DatabaseDep, response: Response) -> Health:
-    """The database answers and its schema is at the code's migration head."""
+async def ready(
+    db: DatabaseDep, drain: Annotated[Drain, Depends(get_drain)], response: Response
+) -> Health:
+    """Send traffic here: the worker is not shutting down, the database answers, and its schema
+    is at the code's migration head."""
+    if drain.active:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="draining", detail="shutting down; finishing the requests in flight")
     try:
         current, head = await schema_revision(db)
     except Exception as exc:  # any database failure means "not ready", never a 500
