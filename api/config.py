@@ -12,11 +12,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.throttling import ThrottleLimits
+from auth.keys import HMAC_ALGORITHM, SigningKeys, UnusableKey
 from auth.tokens import MIN_SECRET_BYTES
 from models.connect import open_database
 from models.database import Database, DatabaseOptions
 
 logger = logging.getLogger("stockroom")
+
+SMTP_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
 
 
 def _split_list(value: object) -> object:
@@ -37,9 +40,16 @@ class Settings(BaseSettings):
     SECRET_KEY: SecretStr | None = None
     SECRET_KEY_FILE: Path = Path(".stockroom-secret-key")
     PREVIOUS_SECRET_KEYS: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # HS256 signs with SECRET_KEY; ES256 or RS256 sign with a private key and publish the
+    # public ones at /.well-known/jwks.json.
+    JWT_ALGORITHM: Literal["HS256", "ES256", "RS256"] = "HS256"
+    JWT_PRIVATE_KEY: SecretStr | None = None  # PEM
+    JWT_PRIVATE_KEY_FILE: Path | None = None
+    JWT_PREVIOUS_PUBLIC_KEY_FILES: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     ACCESS_TOKEN_EXPIRE_MINUTES: float = Field(default=15, gt=0, le=1440)
     SESSION_LIFETIME_DAYS: float = Field(default=30, gt=0, le=365)
     SESSION_IDLE_TIMEOUT_DAYS: float = Field(default=7, gt=0, le=365)
+    REFRESH_REUSE_GRACE_SECONDS: float = Field(default=10, ge=0, le=300)
     REFRESH_COOKIE_SECURE: bool = True
     REFRESH_COOKIE_SAMESITE: Literal["strict", "lax", "none"] = "strict"
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -60,6 +70,22 @@ class Settings(BaseSettings):
     LOGIN_FAILURE_LIMIT_PER_ADDRESS: str = "100/15 minutes"
     REGISTRATION_LIMIT_PER_ADDRESS: str = "20/hour"
     REFRESH_LIMIT_PER_ADDRESS: str = "120/minute"
+    PASSWORD_RESET_LIMIT_PER_ACCOUNT: str = "5/hour"  # noqa: S105 (a rate, not a password)
+    PASSWORD_RESET_LIMIT_PER_ADDRESS: str = "20/hour"  # noqa: S105
+    VERIFICATION_MAIL_LIMIT_PER_ACCOUNT: str = "5/hour"
+    # Mail: through SMTP when SMTP_URL is set, else written as .eml files into MAIL_DIR.
+    SMTP_URL: SecretStr | None = None
+    SMTP_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
+    MAIL_FROM: str = "Stockroom <stockroom@localhost>"
+    MAIL_DIR: Path = Path("mail")
+    MAIL_MAX_ATTEMPTS: int = Field(default=10, ge=1)
+    MAIL_RETRY_SECONDS: float = Field(default=5, gt=0)  # doubled after each failed try
+    MAIL_POLL_SECONDS: float = Field(default=1, gt=0)
+    # The React app's origin: links in mail point there.
+    PUBLIC_APP_URL: str = "http://127.0.0.1:5173"
+    PASSWORD_RESET_TOKEN_MINUTES: float = Field(default=30, gt=0, le=1440)
+    EMAIL_VERIFY_TOKEN_HOURS: float = Field(default=48, gt=0, le=24 * 30)
+    REQUIRE_VERIFIED_EMAIL: bool = False
     # Requests one worker serves at once; beyond it, 503 with Retry-After at once.
     MAX_CONCURRENT_REQUESTS: int = Field(default=100, ge=1)
     # `stockroom serve` on SIGTERM: /ready answers 503 and requests are still served for the
@@ -79,6 +105,9 @@ class Settings(BaseSettings):
         "LOGIN_FAILURE_LIMIT_PER_ADDRESS",
         "REGISTRATION_LIMIT_PER_ADDRESS",
         "REFRESH_LIMIT_PER_ADDRESS",
+        "PASSWORD_RESET_LIMIT_PER_ACCOUNT",
+        "PASSWORD_RESET_LIMIT_PER_ADDRESS",
+        "VERIFICATION_MAIL_LIMIT_PER_ACCOUNT",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
@@ -95,7 +124,25 @@ class Settings(BaseSettings):
             raise ValueError("REDIS_URL must start with redis:// or rediss://")
         return value or None
 
-    @field_validator("CORS_ORIGINS", "PREVIOUS_SECRET_KEYS", mode="before")
+    @field_validator("SMTP_URL")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # unset or empty: mail goes to files
+        if not value.get_secret_value().startswith(SMTP_SCHEMES):
+            raise ValueError(f"SMTP_URL must start with one of {', '.join(SMTP_SCHEMES)}")
+        return value
+
+    @field_validator("PUBLIC_APP_URL")
+    @classmethod
+    def _app_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_APP_URL must be an origin like https://app.example.com")
+        return value.rstrip("/")
+
+    @field_validator(
+        "CORS_ORIGINS", "PREVIOUS_SECRET_KEYS", "JWT_PREVIOUS_PUBLIC_KEY_FILES", mode="before"
+    )
     @classmethod
     def _parse_list(cls, value: object) -> object:
         return _split_list(value)
@@ -128,7 +175,40 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes in production.")
         if self.PASSWORD_HASH_ROUNDS < 12:
             raise ValueError("PASSWORD_HASH_ROUNDS must be at least 12 in production.")
+        if self.SMTP_URL is None:
+            raise ValueError(
+                "ENVIRONMENT=production needs SMTP_URL (smtp://user:pass@host:587 and the like): "
+                "mail written to files reaches nobody."
+            )
         return self
+
+    @model_validator(mode="after")
+    def _keys_are_usable(self) -> "Settings":
+        if self.JWT_ALGORITHM == HMAC_ALGORITHM:
+            return self
+        if (self.JWT_PRIVATE_KEY is None) == (self.JWT_PRIVATE_KEY_FILE is None):
+            raise ValueError(
+                f"JWT_ALGORITHM={self.JWT_ALGORITHM} needs its private key (PEM) in "
+                "JWT_PRIVATE_KEY or in the file JWT_PRIVATE_KEY_FILE, one of the two"
+            )
+        try:
+            self.signing_keys  # noqa: B018 (load and check the keys now, not at first login)
+        except (OSError, UnusableKey) as exc:
+            raise ValueError(f"unusable JWT key: {exc}") from None
+        return self
+
+    @cached_property
+    def signing_keys(self) -> SigningKeys:
+        if self.JWT_ALGORITHM == HMAC_ALGORITHM:
+            previous = [key.get_secret_value() for key in self.PREVIOUS_SECRET_KEYS]
+            return SigningKeys.shared_secret(self.signing_secret, previous)
+        private = (
+            self.JWT_PRIVATE_KEY.get_secret_value()
+            if self.JWT_PRIVATE_KEY is not None
+            else Path(str(self.JWT_PRIVATE_KEY_FILE)).read_text()
+        )
+        previous_pems = [path.read_text() for path in self.JWT_PREVIOUS_PUBLIC_KEY_FILES]
+        return SigningKeys.key_pair(self.JWT_ALGORITHM, private, previous_pems)
 
     @cached_property
     def signing_secret(self) -> str:
@@ -139,10 +219,13 @@ class Settings(BaseSettings):
     @property
     def throttle_limits(self) -> ThrottleLimits:
         return ThrottleLimits.parse(
-            account=self.LOGIN_FAILURE_LIMIT_PER_ACCOUNT,
-            address=self.LOGIN_FAILURE_LIMIT_PER_ADDRESS,
-            register=self.REGISTRATION_LIMIT_PER_ADDRESS,
-            refresh=self.REFRESH_LIMIT_PER_ADDRESS,
+            login_failures_per_account=self.LOGIN_FAILURE_LIMIT_PER_ACCOUNT,
+            login_failures_per_address=self.LOGIN_FAILURE_LIMIT_PER_ADDRESS,
+            registrations_per_address=self.REGISTRATION_LIMIT_PER_ADDRESS,
+            refreshes_per_address=self.REFRESH_LIMIT_PER_ADDRESS,
+            resets_per_account=self.PASSWORD_RESET_LIMIT_PER_ACCOUNT,
+            resets_per_address=self.PASSWORD_RESET_LIMIT_PER_ADDRESS,
+            verification_mails_per_account=self.VERIFICATION_MAIL_LIMIT_PER_ACCOUNT,
         )
 
     @property

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.config import Settings
 from api.middleware import body_too_large
-from auth.errors import NO_STORE, OAuthError
+from auth.errors import NO_STORE, InvalidLink, OAuthError
 from models.deps import provided
 from models.errors import DatabaseUnavailable, EmailTaken
 from models.password_policy import PasswordRejected
@@ -82,6 +82,13 @@ async def _email_taken(_request: Request, _exc: Exception) -> JSONResponse:
     )
 
 
+async def _invalid_link(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "This link has expired or was already used; ask for a new one."},
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     logger.warning("database unavailable: %s", exc)
     return JSONResponse(
@@ -105,5 +112,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PasswordRejected, _password_rejected)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(EmailTaken, _email_taken)
+    app.add_exception_handler(InvalidLink, _invalid_link)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)

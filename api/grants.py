@@ -8,7 +8,7 @@ from fastapi import Cookie, Depends, Form, Header, Request, status
 
 from api.throttling import Throttle, account_key, address_key
 from auth.config import AuthConfig
-from auth.errors import OAuthError
+from auth.errors import OAuthError, UnverifiedEmail
 from auth.sessions import IssuedTokens, login, refresh
 from models.database import Database
 from models.password_policy import PASSWORD_MAX_LENGTH
@@ -110,8 +110,8 @@ async def password_grant(
             user_agent=form.user_agent,
         )
     except OAuthError as exc:
-        if exc.error == "invalid_grant":
-            await throttle.hit(*per_account)
+        if exc.error == "invalid_grant" and not isinstance(exc, UnverifiedEmail):
+            await throttle.hit(*per_account)  # a failed guess (the unverified knew it)
             await throttle.hit(*per_address)
         raise
 

@@ -10,15 +10,16 @@ from api.config import Settings, load_settings
 from api.docs import install_docs
 from api.drain import Drain
 from api.errors import install_error_handlers
+from api.mailer import BATCH, FileTransport, MailSender, SmtpTransport, Transport, running
 from api.middleware import (
     ConcurrencyLimitMiddleware,
     DeclaredBodyLimitMiddleware,
     DrainMiddleware,
     SecurityHeadersMiddleware,
 )
-from api.routes import auth, health, products, users
+from api.routes import auth, health, keys, products, recovery, tokens, users
 from api.throttling import Throttle
-from auth.config import AuthConfig
+from auth.config import AuthConfig, MailLinks
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
 from migrations import upgrade_to_head
@@ -29,13 +30,38 @@ from models.deps import provide
 def build_auth_config(settings: Settings) -> AuthConfig:
     return AuthConfig(
         passwords=PasswordHasher(rounds=settings.PASSWORD_HASH_ROUNDS),
-        tokens=TokenCodec(
-            settings.signing_secret,
-            previous_secrets=[key.get_secret_value() for key in settings.PREVIOUS_SECRET_KEYS],
-            access_ttl_seconds=settings.access_ttl_seconds,
-        ),
+        tokens=TokenCodec(settings.signing_keys, access_ttl_seconds=settings.access_ttl_seconds),
         session_lifetime=timedelta(days=settings.SESSION_LIFETIME_DAYS),
         session_idle_timeout=timedelta(days=settings.SESSION_IDLE_TIMEOUT_DAYS),
+        links=MailLinks(
+            app_url=settings.PUBLIC_APP_URL,
+            key=settings.signing_secret,
+            reset_ttl=timedelta(minutes=settings.PASSWORD_RESET_TOKEN_MINUTES),
+            verify_ttl=timedelta(hours=settings.EMAIL_VERIFY_TOKEN_HOURS),
+        ),
+        require_verified_email=settings.REQUIRE_VERIFIED_EMAIL,
+        refresh_reuse_grace=timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS),
+    )
+
+
+def build_mail_sender(settings: Settings, db: Database) -> MailSender:
+    transport: Transport
+    if settings.SMTP_URL is not None:
+        transport = SmtpTransport(
+            settings.SMTP_URL.get_secret_value(), settings.SMTP_TIMEOUT_SECONDS
+        )
+    else:
+        transport = FileTransport(settings.MAIL_DIR)
+    return MailSender(
+        db,
+        transport,
+        mail_from=settings.MAIL_FROM,
+        link_key=settings.signing_secret,
+        max_attempts=settings.MAIL_MAX_ATTEMPTS,
+        retry_seconds=settings.MAIL_RETRY_SECONDS,
+        poll_seconds=settings.MAIL_POLL_SECONDS,
+        # A batch of sends, each bounded by the SMTP timeout, and a margin.
+        lease=timedelta(seconds=BATCH * settings.SMTP_TIMEOUT_SECONDS + 60),
     )
 
 
@@ -55,7 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with running(build_mail_sender(settings, database)):
+                yield
         finally:
             await database.close()
 
@@ -92,9 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     # Per router, not per app: the app-level limit sits outside our middleware and answers a
     # declared oversized body in plain text; here FastAPI raises a 413 our handlers render.
-    for router in (auth.router, users.router, products.router):
+    for router in (auth.router, recovery.router, users.router, tokens.router, products.router):
         app.include_router(router, max_body_size=settings.MAX_BODY_BYTES)
     app.include_router(health.router, max_body_size=0)
+    app.include_router(keys.router, max_body_size=0)
     return app
 
 

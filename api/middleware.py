@@ -7,7 +7,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.drain import Drain
 
-NO_STORE_EXEMPT_PREFIXES = ("/docs/static/", "/redoc/")
+# Public and meant to be cached: the docs' assets, and the key set (it sets its own max-age).
+NO_STORE_EXEMPT_PREFIXES = ("/docs/static/", "/redoc/", "/.well-known/jwks.json")
 
 
 def body_too_large(limit: int) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -35,10 +35,22 @@ class ThrottleLimits:
     login_failures_per_address: RateLimitItem
     registrations_per_address: RateLimitItem
     refreshes_per_address: RateLimitItem
+    resets_per_account: RateLimitItem
+    resets_per_address: RateLimitItem
+    verification_mails_per_account: RateLimitItem
 
     @classmethod
-    def parse(cls, *, account: str, address: str, register: str, refresh: str) -> "ThrottleLimits":
-        return cls(parse(account), parse(address), parse(register), parse(refresh))
+    def parse(cls, **limits: str) -> "ThrottleLimits":
+        """From rate limits written like '10/15 minutes', by field name."""
+        return cls(**{name: parse(value) for name, value in limits.items()})
+
+
+def too_many_requests(wait: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"Too many requests of this kind from here; try again in {wait} seconds.",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def account_key(email: str) -> str:
@@ -95,6 +107,14 @@ class Throttle:
             return max(waits) if waits else None
 
         return await self._run(check)
+
+    async def admit(self, *rules: tuple[RateLimitItem, str]) -> None:
+        """Count one request against each (limit, key); raise a 429 first if any is spent."""
+        waits = [await self.retry_after(limit, key) or 0 for limit, key in rules]
+        if max(waits, default=0):
+            raise too_many_requests(max(waits))
+        for limit, key in rules:
+            await self.hit(limit, key)
 
     async def hit(self, limit: RateLimitItem, *keys: str) -> None:
         async def count(limiter: MovingWindowRateLimiter) -> None:

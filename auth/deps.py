@@ -1,18 +1,32 @@
-"""The current-user dependency: bearer token → session row → user, in one query."""
+"""The current-user dependency: a bearer credential → its row → the user, in one query.
+
+Two kinds of credential, told apart by their prefix: an access JWT from a login names its
+session row; a personal access token (`stk_pat_...`) names its own row. Either way revocation
+is seen at once, by every worker.
+"""
 
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Security, status
-from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from fastapi.security import (
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+    OAuth2PasswordBearer,
+    SecurityScopes,
+)
 
-from auth.config import AuthConfigDep
+from auth import personal_tokens
+from auth.config import AuthConfig, AuthConfigDep
 from auth.scopes import SCOPES
 from auth.sessions import session_problem
 from auth.tokens import InvalidTokenError
-from models import sessions
+from models import access_tokens, sessions
+from models.access_tokens import AccessToken
+from models.database import Database
 from models.deps import DatabaseDep
 from models.sessions import AuthSession
+from models.types import utcnow
 from models.users import User
 
 # auto_error=False: a missing token must get our RFC 6750 challenge and JSON body, not FastAPI's.
@@ -20,6 +34,14 @@ oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="auth/token", scopes=SCOPES, auto_error=False, refreshUrl="auth/token"
 )
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+# The same header, described a second way, so the docs' Authorize dialog takes a personal
+# access token too; the token itself is read once, above.
+personal_token_scheme = HTTPBearer(
+    scheme_name="PersonalAccessToken",
+    description="A personal access token (`stk_pat_...`) from `POST /users/me/tokens`.",
+    auto_error=False,
+)
+PersonalToken = Annotated[HTTPAuthorizationCredentials | None, Depends(personal_token_scheme)]
 
 
 def bearer_challenge(
@@ -55,44 +77,93 @@ def insufficient_scope(needed: list[str], missing: list[str]) -> HTTPException:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling, and through which login session."""
+    """Who is calling, with which scopes, through a login session or a personal token."""
+
+    user: User
+    scopes: frozenset[str]
+    session: AuthSession | None = None
+    access_token: AccessToken | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A caller who logged in with the password: the only kind that may manage the account."""
 
     user: User
     session: AuthSession
 
 
-async def get_principal(
-    security_scopes: SecurityScopes, token: BearerToken, db: DatabaseDep, auth: AuthConfigDep
-) -> Principal:
-    if not token:
-        raise unauthorized(
-            "Not authenticated: send 'Authorization: Bearer <token>'.", token_sent=False
-        )
+INVALID = "The access token is invalid or has expired."
+
+
+async def _by_session(db: Database, auth: AuthConfig, token: str) -> Principal:
     try:
         claims = auth.tokens.read_access_token(token)
     except InvalidTokenError as exc:
-        raise unauthorized("The access token is invalid or has expired.") from exc
+        raise unauthorized(INVALID) from exc
     # A connection of its own, for one statement: the route may go on to hash a password, and
     # no connection is held across that.
     async with db.connection() as conn:
         found = await sessions.get_with_user(conn, claims.session_id, user_id=claims.user_id)
     if found is None:
-        raise unauthorized("The access token is invalid or has expired.")
+        raise unauthorized(INVALID)
     auth_session, user = found
     problem = session_problem(auth_session, user)
     if problem is not None:
         raise unauthorized(problem)
-    missing = [scope for scope in security_scopes.scopes if scope not in claims.scopes]
+    return Principal(user, claims.scopes, session=auth_session)
+
+
+async def _by_personal_token(db: Database, token: str) -> Principal:
+    if not personal_tokens.well_formed(token):
+        raise unauthorized(INVALID)
+    async with db.connection() as conn:
+        found = await access_tokens.get_with_user(conn, personal_tokens.token_hash(token))
+        if found is None:
+            raise unauthorized(INVALID)
+        access_token, user = found
+        if access_token.revoked_at is not None or access_token.expires_at <= utcnow():
+            raise unauthorized(INVALID)
+        if not user.is_active:
+            raise unauthorized("This account is disabled.")
+        await access_tokens.note_use(conn, access_token)
+    return Principal(user, frozenset(access_token.scope.split()), access_token=access_token)
+
+
+async def get_principal(
+    security_scopes: SecurityScopes,
+    token: BearerToken,
+    _personal: PersonalToken,
+    db: DatabaseDep,
+    auth: AuthConfigDep,
+) -> Principal:
+    if not token:
+        raise unauthorized(
+            "Not authenticated: send 'Authorization: Bearer <token>'.", token_sent=False
+        )
+    if personal_tokens.is_personal_token(token):
+        principal = await _by_personal_token(db, token)
+    else:
+        principal = await _by_session(db, auth, token)
+    missing = [scope for scope in security_scopes.scopes if scope not in principal.scopes]
     if missing:
         raise insufficient_scope(security_scopes.scopes, missing)
-    return Principal(user=user, session=auth_session)
+    return principal
 
 
 async def get_current_user(principal: Annotated[Principal, Security(get_principal)]) -> User:
     return principal.user
 
 
+async def get_login(
+    principal: Annotated[Principal, Security(get_principal, scopes=["account"])],
+) -> Login:
+    # Only a password login is ever granted the account scope; personal tokens never are.
+    assert principal.session is not None
+    return Login(principal.user, principal.session)
+
+
 CurrentUser = Annotated[User, Security(get_current_user)]
 ProductReader = Annotated[User, Security(get_current_user, scopes=["products:read"])]
 ProductWriter = Annotated[User, Security(get_current_user, scopes=["products:write"])]
-AccountOwner = Annotated[Principal, Security(get_principal, scopes=["account"])]
+AccountOwner = Annotated[Login, Depends(get_login)]

@@ -23,3 +23,18 @@ class OAuthError(Exception):
 def invalid_grant() -> OAuthError:
     # One message for an unknown e-mail, a wrong password and a disabled account: no enumeration.
     return OAuthError("invalid_grant", "Incorrect e-mail or password.")
+
+
+class InvalidLink(Exception):
+    """A link from a mail that is unknown, used, expired, or no longer matches the account."""
+
+
+class UnverifiedEmail(OAuthError):
+    """The password was right, but the account must verify its address before logging in."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_grant",
+            "Verify your e-mail address first: follow the link in the mail we sent, or ask "
+            "for a new one.",
+        )

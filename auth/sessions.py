@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auth.config import AuthConfig
-from auth.errors import OAuthError, invalid_grant
+from auth.errors import OAuthError, UnverifiedEmail, invalid_grant
 from auth.scopes import SCOPES
 from auth.tokens import hash_refresh_token, new_refresh_token, new_session_id
 from models import sessions, users
@@ -88,6 +88,8 @@ async def login(
     )
     if user is None or not valid or not user.is_active:
         raise invalid_grant()
+    if config.require_verified_email and not user.email_verified:
+        raise UnverifiedEmail()  # only now: before the password, it would say who has an account
 
     refresh_token = new_refresh_token()
     async with db.transaction() as conn:
@@ -124,14 +126,16 @@ async def _rotate(
     token_hash = hash_refresh_token(refresh_token)
     session_id = await sessions.spend_refresh_token(conn, token_hash)
     if session_id is None:
-        spent_in = await sessions.session_of_refresh_token(conn, token_hash)
-        if spent_in is None:
+        seen = await sessions.refresh_token_use(conn, token_hash)
+        if seen is None:
             raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
-        # Reuse of a spent token (RFC 9700 §4.14.2): someone holds a copy. End the whole family.
-        await sessions.revoke(conn, spent_in)
-        return OAuthError(
-            "invalid_grant", "This refresh token was already used; the session has been ended."
-        )
+        if not _within_grace(config, seen):
+            # Reuse of a spent token (RFC 9700 §4.14.2): someone holds a copy. End the family.
+            await sessions.revoke(conn, seen.session_id)
+            return OAuthError(
+                "invalid_grant", "This refresh token was already used; the session has been ended."
+            )
+        session_id = seen.session_id  # a concurrent refresh (two tabs, a retry): both go on
 
     found = await sessions.get_with_user(conn, session_id)
     assert found is not None  # the foreign key guarantees it
@@ -147,6 +151,15 @@ async def _rotate(
         conn, session_id=session_id, token_hash=hash_refresh_token(new_token)
     )
     return _issue(config, auth_session, scopes, new_token)
+
+
+def _within_grace(config: AuthConfig, seen: sessions.RefreshTokenUse) -> bool:
+    """The session's most recently spent token, presented again within the grace window."""
+    return (
+        seen.most_recently_spent
+        and seen.spent_at is not None
+        and utcnow() - seen.spent_at <= config.refresh_reuse_grace
+    )
 
 
 async def end_session_by_refresh_token(db: Database, refresh_token: str) -> None:

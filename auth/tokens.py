@@ -1,17 +1,18 @@
-"""Access tokens (JWT, HS256, RFC 8725) and opaque refresh tokens."""
+"""Access tokens (JWT, RFC 8725 and RFC 9068) and opaque refresh tokens."""
 
 import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from jose import JOSEError, jwt
 
-ALGORITHM = "HS256"
+from auth.keys import SigningKeys
+
 # RFC 9068 explicit typing: a JWT of another kind signed with the same key is not an access token.
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 # Far above any token we issue; bounds the work an attacker can make us do before a signature check.
@@ -36,28 +37,18 @@ class AccessClaims:
     expires_at: int
 
 
-def key_id(secret: str) -> str:
-    """A stable, non-secret name for a key, so operators never have to invent one."""
-    return hashlib.sha256(b"stockroom-kid:" + secret.encode()).hexdigest()[:16]
-
-
 class TokenCodec:
     """Signs with the current key; verifies with it and with the previous keys (rotation)."""
 
     def __init__(
         self,
-        signing_secret: str,
+        keys: SigningKeys,
         *,
-        previous_secrets: Iterable[str] = (),
         access_ttl_seconds: int,
         issuer: str = "stockroom",
         audience: str = "stockroom-api",
     ) -> None:
-        self.signing_kid = key_id(signing_secret)
-        self._signing_secret = signing_secret
-        self._keys: Mapping[str, str] = {
-            key_id(secret): secret for secret in (*previous_secrets, signing_secret)
-        }
+        self.keys = keys
         self.access_ttl_seconds = access_ttl_seconds
         self.issuer = issuer
         self.audience = audience
@@ -75,8 +66,10 @@ class TokenCodec:
             "exp": now + self.access_ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
-        headers = {"kid": self.signing_kid, "typ": ACCESS_TOKEN_TYPE}
-        token: str = jwt.encode(claims, self._signing_secret, algorithm=ALGORITHM, headers=headers)
+        headers = {"kid": self.keys.signing_kid, "typ": ACCESS_TOKEN_TYPE}
+        token: str = jwt.encode(
+            claims, self.keys.signing_key, algorithm=self.keys.algorithm, headers=headers
+        )
         return token
 
     def read_access_token(self, token: str, *, allow_expired: bool = False) -> AccessClaims:
@@ -96,15 +89,15 @@ class TokenCodec:
     def _verify(self, token: str, *, allow_expired: bool) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
-            secret = self._keys.get(header.get("kid"))
-            if secret is None:
+            key = self.keys.verifying.get(header.get("kid"))
+            if key is None:
                 raise InvalidTokenError("unknown signing key")
             if header.get("typ") != ACCESS_TOKEN_TYPE:
                 raise InvalidTokenError("not an access token")
             claims: dict[str, Any] = jwt.decode(
                 token,
-                secret,
-                algorithms=[ALGORITHM],
+                key,
+                algorithms=[self.keys.algorithm],  # pinned: the header's `alg` decides nothing
                 audience=self.audience,
                 issuer=self.issuer,
                 options={

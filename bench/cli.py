@@ -145,7 +145,7 @@ def run_scenario(
         requests=scenario.requests_for(account),
         connections=config.login_connections if scenario.login else config.connections,
         duration_s=config.duration_s,
-        token=None if scenario.login else account.token,
+        token=scenario.token_for(account),
         ids=account.product_ids,
         threads=config.wrk_threads,
     )

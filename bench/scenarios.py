@@ -39,7 +39,8 @@ class Account:
 
     email: str
     password: str
-    token: str
+    token: str  # an access JWT from the password grant
+    personal_token: str  # a personal access token (stk_pat_...) of the same user
     product_ids: tuple[int, ...]
 
 
@@ -47,9 +48,15 @@ class Account:
 class Scenario:
     route: str
     request: RequestSpec
-    baseline: str  # the route in BASELINE_ROUTES that `target` is a ratio of
+    baseline: str  # the route (a baseline's, or another scenario's) `target` is a ratio of
     target: float
     login: bool = False  # few connections; the body carries the account's credentials
+    personal_token: bool = False  # authenticated by the account's personal access token
+
+    def token_for(self, account: Account) -> str | None:
+        if self.login:
+            return None
+        return account.personal_token if self.personal_token else account.token
 
     def requests_for(self, account: Account) -> tuple[RequestSpec, ...]:
         if not self.login:
@@ -59,8 +66,17 @@ class Scenario:
 
 
 LOGIN_ROUTE = "POST /auth/token"
+READ_ONE = "GET /products/{id}"
 SCENARIOS = (
-    Scenario("GET /products/{id}", RequestSpec("GET", "/products/{id}"), PING_AUTH, 0.40),
+    Scenario(READ_ONE, RequestSpec("GET", "/products/{id}"), PING_AUTH, 0.40),
+    # The same route with a personal access token, against the same route with a JWT.
+    Scenario(
+        "GET /products/{id} (personal token)",
+        RequestSpec("GET", "/products/{id}"),
+        READ_ONE,
+        0.90,
+        personal_token=True,
+    ),
     Scenario("GET /products?limit=20", RequestSpec("GET", "/products?limit=20"), PING_AUTH, 0.28),
     Scenario(
         "POST /products", RequestSpec("POST", "/products", JSON, PRODUCT_BODY), PING_AUTH, 0.20
@@ -116,6 +132,11 @@ def create_account(base_url: str, products: int = PRODUCTS_PER_ACCOUNT) -> Accou
         _expect(client.post("/auth/register", json={"email": email, "password": password}), 201)
         token = log_in(client, email, password)
         headers = {"Authorization": f"Bearer {token}"}
+        personal = {"name": "bench", "scopes": ["products:read", "products:write"]}
+        created = client.post(
+            "/users/me/tokens", json={**personal, "expires_in_days": 1}, headers=headers
+        )
+        personal_token: str = _expect(created, 201).json()["token"]
         ids = tuple(
             int(
                 _expect(client.post("/products", json=_product(n), headers=headers), 201).json()[
@@ -124,7 +145,13 @@ def create_account(base_url: str, products: int = PRODUCTS_PER_ACCOUNT) -> Accou
             )
             for n in range(products)
         )
-    return Account(email=email, password=password, token=token, product_ids=ids)
+    return Account(
+        email=email,
+        password=password,
+        token=token,
+        personal_token=personal_token,
+        product_ids=ids,
+    )
 
 
 def _product(n: int) -> dict[str, str]:

@@ -11,7 +11,11 @@ Needs Python 3.11+ and httpx (`pip install httpx`), nothing else; POSIX only (fi
     python stockroom_client.py list --limit 10 --offset 20
     python stockroom_client.py logout
 
-Tokens are kept in ~/.config/stockroom/tokens.json (mode 0600; move it with --token-file or
+The simplest credential for a script is a personal access token, made once in the web app or
+with `POST /users/me/tokens`: `export STOCKROOM_TOKEN=stk_pat_...` and every command uses it,
+with no login, no token file and no refresh (it cannot manage the account, only products).
+
+Without it, tokens from `login` are kept in ~/.config/stockroom/tokens.json (mode 0600; move it with --token-file or
 STOCKROOM_TOKEN_FILE). The access token is refreshed just before it expires, and once more if a
 call answers 401. Every refresh returns a new refresh token and spends the old one (presenting a
 spent one again ends the session), so the file is rewritten each time, under a lock.
@@ -146,10 +150,13 @@ def tokens_from(body: Any, api: str) -> Tokens:
 
 
 class Api:
-    def __init__(self, http: httpx.Client, api: str, token_file: Path) -> None:
+    def __init__(
+        self, http: httpx.Client, api: str, token_file: Path, personal_token: str | None = None
+    ) -> None:
         self.http = http
         self.api = api
         self.token_file = token_file
+        self.personal_token = personal_token
 
     def tokens(self) -> Tokens:
         tokens = load_tokens(self.token_file)
@@ -174,7 +181,17 @@ class Api:
             return fresh
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send with the access token: refreshed when (nearly) expired, and once on a 401."""
+        """Send with the personal token if there is one; else with the access token, refreshed
+        when (nearly) expired, and once on a 401."""
+        if self.personal_token:
+            headers = {"Authorization": f"Bearer {self.personal_token}"}
+            response = self.http.request(method, path, headers=headers, **kwargs)
+            if response.status_code == 401:
+                raise CliError(
+                    f"STOCKROOM_TOKEN was refused ({error_message(response)}): revoked or "
+                    "expired; make a new one"
+                )
+            return json_body(response)
         tokens = self.tokens()
         margin = min(30.0, tokens["expires_in"] / 10)
         if time.time() >= tokens["expires_at"] - margin:
@@ -276,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     headers = {"User-Agent": "stockroom-client"}  # shown in GET /users/me/sessions
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=15) as http:
-            result = args.run(args, Api(http, url, args.token_file))
+            personal_token = os.environ.get("STOCKROOM_TOKEN") or None
+            result = args.run(args, Api(http, url, args.token_file, personal_token))
     except CliError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1

@@ -87,13 +87,20 @@ class UserCreate(StrictInput):
 
 class UserUpdate(StrictInput):
     # SkipJsonSchema: the field may be left out, but null is not a value (the schema says so).
-    email: Email | SkipJsonSchema[None] = None
+    email: Email | SkipJsonSchema[None] = Field(
+        default=None, description="A new address needs `current_password` too."
+    )
     full_name: FullName | None = None
+    current_password: str | SkipJsonSchema[None] = Field(
+        default=None, max_length=PASSWORD_MAX_LENGTH
+    )
 
     @model_validator(mode="after")
-    def _email_not_null(self) -> "UserUpdate":
+    def _email_change_is_confirmed(self) -> "UserUpdate":
         if "email" in self.model_fields_set and self.email is None:
             raise ValueError("email cannot be null; leave it out to keep the current one")
+        if self.email is not None and not self.current_password:
+            raise ValueError("changing the e-mail address needs current_password")
         return self
 
 
@@ -105,6 +112,7 @@ class UserPublic(BaseModel):
     full_name: str | None
     is_active: bool
     is_superuser: bool
+    email_verified: bool
     created_at: datetime
 
 
@@ -199,6 +207,25 @@ class ErrorBody(BaseModel):
 
 class LogoutRequest(StrictInput):
     refresh_token: str | None = Field(default=None, max_length=512)
+
+
+class PasswordResetRequest(StrictInput):
+    email: Email
+
+
+class PasswordResetConfirm(StrictInput):
+    token: str = Field(max_length=128)
+    new_password: Password
+
+
+class EmailVerification(StrictInput):
+    token: str = Field(max_length=128)
+
+
+class Accepted(BaseModel):
+    """202: the request is taken; what follows happens by mail."""
+
+    detail: str
 
 
 class PasswordChange(StrictInput):

@@ -43,10 +43,17 @@ _SPEND = (
     "RETURNING session_id"
 )
 _SESSION_OF_TOKEN = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1"
+# Compared in SQL: on SQLite an aggregate comes back as text, not as a datetime.
+_SPENT_TOKEN = (
+    "SELECT t.session_id, t.spent_at, t.spent_at = "
+    "(SELECT max(spent_at) FROM refresh_tokens WHERE session_id = t.session_id) "
+    "FROM refresh_tokens t WHERE t.token_hash = $1"
+)
 _TOUCH = "UPDATE auth_sessions SET last_used_at = $2 WHERE id = $1"
 _REVOKE = "UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
 _REVOKE_OWN = _REVOKE + " AND user_id = $3 RETURNING id"
 _REVOKE_ANY = _REVOKE + " RETURNING id"
+_REVOKE_ALL = "UPDATE auth_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL"
 _REVOKE_OTHERS = (
     "UPDATE auth_sessions SET revoked_at = $3 "
     "WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL"
@@ -94,6 +101,21 @@ async def spend_refresh_token(conn: Connection, token_hash: str) -> str | None:
     return session_id
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshTokenUse:
+    """A refresh token seen before: its session, when it was spent, and whether it is the
+    session's most recently spent one."""
+
+    session_id: str
+    spent_at: datetime | None
+    most_recently_spent: bool
+
+
+async def refresh_token_use(conn: Connection, token_hash: str) -> RefreshTokenUse | None:
+    row = await conn.fetchrow(_SPENT_TOKEN, token_hash)
+    return None if row is None else RefreshTokenUse(row[0], row[1], bool(row[2]))
+
+
 async def session_of_refresh_token(conn: Connection, token_hash: str) -> str | None:
     """The session a refresh token was issued to, spent or not."""
     session_id: str | None = await conn.fetchval(_SESSION_OF_TOKEN, token_hash)
@@ -114,6 +136,10 @@ async def revoke(conn: Connection, session_id: str, *, user_id: int | None = Non
     else:
         row = await conn.fetchrow(_REVOKE_OWN, session_id, utcnow(), user_id)
     return row is not None
+
+
+async def revoke_all(conn: Connection, *, user_id: int) -> None:
+    await conn.execute(_REVOKE_ALL, user_id, utcnow())
 
 
 async def revoke_all_but(conn: Connection, *, user_id: int, keep: str) -> None:

@@ -6,7 +6,7 @@ Requests never load these classes; the repositories (`models/users.py`, `session
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -24,6 +24,9 @@ class UserTable(SQLModel, table=True):
     is_active: bool = Field(default=True)
     is_superuser: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    email_verified: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class AuthSessionTable(SQLModel, table=True):
@@ -78,3 +81,73 @@ class ProductTable(SQLModel, table=True):
     description: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class EmailTokenTable(SQLModel, table=True):
+    """A link sent by mail (password reset, address verification), by the hash of its token.
+
+    Single use (`used_at`), expiring, and bound to what it was issued for: the address it was
+    sent to, and for a reset the password hash it may replace (its digest), so a password
+    changed by any path kills it.
+    """
+
+    __tablename__ = "email_tokens"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    purpose: str = Field(sa_column=Column(String(32), nullable=False))
+    email: str = Field(sa_column=Column(String(320), nullable=False))
+    password_digest: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class MailOutboxTable(SQLModel, table=True):
+    """Mail to send, written in the transaction that caused it; a sender delivers and marks it.
+
+    A link's secret is not stored here: `link_nonce` lets the sender derive it with the server's
+    key (auth/mail_tokens.py), so the table holds nothing a reader could follow.
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "failed_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(sa_column=Column(String(320), nullable=False))
+    subject: str = Field(sa_column=Column(String(255), nullable=False))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    link_nonce: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    attempts: int = Field(default=0, nullable=False)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+
+
+class AccessTokenTable(SQLModel, table=True):
+    """A personal access token for scripts: scoped, expiring, revocable, by the hash of its
+    secret (shown once, when it is made)."""
+
+    __tablename__ = "access_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    scope: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

@@ -17,11 +17,13 @@ class User:
     is_active: bool
     is_superuser: bool
     created_at: datetime
+    email_verified: bool
 
 
 USER_COLUMNS = columns(User)
-# The writable profile fields, the only names an UPDATE is ever built from.
-PROFILE_FIELDS = ("email", "full_name")
+# The profile fields a user sets directly, the only names an UPDATE is ever built from (the
+# e-mail address changes through `change_email`).
+PROFILE_FIELDS = ("full_name",)
 
 _BY_EMAIL = f"SELECT {USER_COLUMNS} FROM users WHERE email = $1"
 _INSERT = (
@@ -29,6 +31,15 @@ _INSERT = (
     f"VALUES ($1, $2, $3, TRUE, FALSE, $4) RETURNING {USER_COLUMNS}"
 )
 _SET_PASSWORD = "UPDATE users SET hashed_password = $2 WHERE id = $1"
+_REPLACE_PASSWORD = (
+    "UPDATE users SET hashed_password = $2 WHERE id = $1 AND hashed_password = $3 RETURNING id"
+)
+_BY_ID = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+# Only the address the link was sent to is verified: a changed address stays unverified.
+_VERIFY = "UPDATE users SET email_verified = TRUE WHERE id = $1 AND email = $2 RETURNING id"
+_CHANGE_EMAIL = (
+    f"UPDATE users SET email = $2, email_verified = FALSE WHERE id = $1 RETURNING {USER_COLUMNS}"
+)
 
 
 async def get_by_email(conn: Connection, email: str) -> User | None:
@@ -47,18 +58,43 @@ async def create(
     return User(*row)
 
 
+async def get(conn: Connection, user_id: int) -> User | None:
+    row = await conn.fetchrow(_BY_ID, user_id)
+    return None if row is None else User(*row)
+
+
 async def update_profile(conn: Connection, user_id: int, changes: dict[str, str | None]) -> User:
     """Set the given profile fields (a subset of PROFILE_FIELDS)."""
     names = [name for name in PROFILE_FIELDS if name in changes]
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(names, start=2))
     sql = f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {USER_COLUMNS}"
-    try:
-        row = await conn.fetchrow(sql, user_id, *(changes[name] for name in names))
-    except ConstraintViolation as exc:
-        raise EmailTaken(str(changes.get("email"))) from exc
+    row = await conn.fetchrow(sql, user_id, *(changes[name] for name in names))
     assert row is not None
     return User(*row)
 
 
+async def change_email(conn: Connection, user_id: int, email: str) -> User:
+    """A new address, unverified until its owner follows the link sent to it."""
+    try:
+        row = await conn.fetchrow(_CHANGE_EMAIL, user_id, email)
+    except ConstraintViolation as exc:
+        raise EmailTaken(email) from exc
+    assert row is not None
+    return User(*row)
+
+
+async def mark_email_verified(conn: Connection, user_id: int, email: str) -> bool:
+    """False if the account's address is no longer the one that was verified."""
+    return await conn.fetchrow(_VERIFY, user_id, email) is not None
+
+
 async def set_password_hash(conn: Connection, user_id: int, hashed_password: str) -> None:
     await conn.execute(_SET_PASSWORD, user_id, hashed_password)
+
+
+async def replace_password_hash(
+    conn: Connection, user_id: int, hashed_password: str, *, expected: str
+) -> bool:
+    """Set a new hash only if the stored one is still `expected`."""
+    row = await conn.fetchrow(_REPLACE_PASSWORD, user_id, hashed_password, expected)
+    return row is not None

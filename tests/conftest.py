@@ -50,6 +50,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "REGISTRATION_LIMIT_PER_ADDRESS": "100000/hour",
         "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "100000/hour",
         "REFRESH_LIMIT_PER_ADDRESS": "100000/hour",
+        "MAIL_DIR": str(tmp_path / "mail"),
         **overrides,
     }
     return Settings(**values)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import email
+import email.policy
 import json
 import os
 import pwd
@@ -24,9 +26,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Collection, Mapping, Sequence
+from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 from sqlalchemy.engine import URL, make_url
@@ -41,6 +44,7 @@ __all__ = [
     "PostgresServer",
     "RedisServer",
     "ServiceError",
+    "SmtpServer",
     "StockroomServe",
     "TcpRelay",
     "UvicornServer",
@@ -110,7 +114,7 @@ for pgid in groups:
     except OSError:
         pass
 if dirs:
-    time.sleep(0.5)
+    time.sleep(0.5)  # reasoned: SIGKILLed servers let go of their files; no signal says when
 for path in dirs:
     shutil.rmtree(path, ignore_errors=True)
 """
@@ -919,3 +923,72 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# --- SMTP ------------------------------------------------------------------------------------
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) in a thread of the test process, on a free port.
+
+    It keeps every message it accepts; `stop()` and `start()` again on the same port stand for
+    an outage of the mail server.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+        self._controller: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(_Collector(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def received(self, to: str | None = None) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if to is None or m["To"] == to]
+
+    def wait_for_mail(self, to: str, subject: str = "", count: int = 1) -> EmailMessage:
+        """The `count`-th message to `to` whose subject has `subject` in it."""
+
+        def arrived() -> EmailMessage | None:
+            matching = [m for m in self.received(to) if subject in str(m["Subject"])]
+            return matching[count - 1] if len(matching) >= count else None
+
+        found = wait_for(arrived, f"mail to {to} about {subject!r}")
+        assert isinstance(found, EmailMessage)
+        return found
+
+    def _accept(self, content: bytes) -> None:
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self._lock:
+            self.messages.append(message)
+
+
+class _Collector:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        self.server._accept(envelope.original_content or envelope.content)
+        return "250 Message accepted for delivery"

@@ -68,6 +68,12 @@ def test_cookie_without_the_custom_header_is_ignored(client: ApiClient) -> None:
 def test_spent_cookie_is_refused_and_cleared(client: ApiClient) -> None:
     token = set_cookie(browser_login(client))[COOKIE].value
     client.http.cookies.set(COOKIE, token, path="/auth")
+    first = cookie_refresh(client)
+    assert first.status_code == 200
+    # The cookie that replaced it is spent too: the first is now an older spent one, past any
+    # grace for a concurrent refresh.
+    client.http.cookies.clear()
+    client.http.cookies.set(COOKIE, set_cookie(first)[COOKIE].value, path="/auth")
     assert cookie_refresh(client).status_code == 200
     client.http.cookies.clear()
     client.http.cookies.set(COOKIE, token, path="/auth")

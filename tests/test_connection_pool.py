@@ -203,6 +203,7 @@ def test_no_free_connection_answers_503_with_retry_after_over_http(
         "DB_POOL_SIZE": "1",
         "DB_MAX_OVERFLOW": "0",
         "DB_POOL_TIMEOUT_SECONDS": "1",
+        "DB_STATEMENT_TIMEOUT_SECONDS": "60",  # the create waits on the lock on purpose
     }
     with (
         UvicornServer(env, cwd=tmp_path) as server,

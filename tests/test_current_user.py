@@ -16,7 +16,7 @@ def claims_of(token: str) -> dict[str, Any]:
 
 
 def forge(claims: dict[str, Any], key: str = TEST_SECRET, **headers: Any) -> str:
-    from auth.tokens import key_id
+    from auth.keys import secret_kid as key_id
 
     header = {"kid": key_id(TEST_SECRET), "typ": "at+jwt", **headers}
     return jwt.encode(claims, key, algorithm="HS256", headers=header)  # type: ignore[no-any-return]

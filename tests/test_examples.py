@@ -336,6 +336,34 @@ def test_unreachable_api_is_named(cli: Cli) -> None:
     assert f"unreachable at {down}" in error
 
 
+def personal_token(cli: Cli) -> tuple[str, int, dict[str, str]]:
+    """A new user's personal access token (and its id), made the way the web app makes one."""
+    email = register(cli)
+    with httpx.Client(base_url=cli.api, timeout=30) as http:
+        login = http.post("/auth/token", data={"username": email, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        body = {"name": "cli", "scopes": ["products:read", "products:write"], "expires_in_days": 1}
+        created = http.post("/users/me/tokens", json=body, headers=headers).json()
+        return created["token"], created["id"], headers
+
+
+def test_a_personal_token_in_the_environment_needs_no_login(cli: Cli) -> None:
+    token, _, _ = personal_token(cli)
+    created = cli("create", "Scripted lamp", "3.10", STOCKROOM_TOKEN=token)
+    assert created.returncode == 0, created.stderr
+    listed = cli("list", STOCKROOM_TOKEN=token)
+    assert json.loads(listed.stdout)["items"][0]["name"] == "Scripted lamp"
+    assert not cli.token_file.exists()
+
+
+def test_a_revoked_personal_token_is_named_in_one_line(cli: Cli) -> None:
+    token, token_id, headers = personal_token(cli)
+    revoked = httpx.delete(f"{cli.api}/users/me/tokens/{token_id}", headers=headers, timeout=30)
+    assert revoked.status_code == 204
+    error = one_line_error(cli("list", STOCKROOM_TOKEN=token))
+    assert "STOCKROOM_TOKEN was refused" in error
+
+
 # --- the README's curl session, verbatim -------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from jose import jwt
 
 from api.config import Settings
 from api.main import create_app
-from auth.tokens import key_id
+from auth.keys import secret_kid as key_id
 from models.deps import provided
 from tests.conftest import make_settings
 from tests.helpers import ApiClient, bearer

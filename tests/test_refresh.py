@@ -1,8 +1,15 @@
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
 
 from api.config import Settings
-from tests.conftest import execute_sql
+from api.main import create_app
+from tests.conftest import execute_sql, make_settings
 from tests.helpers import ApiClient, bearer
 
 
@@ -23,23 +30,84 @@ def test_refresh_returns_new_access_and_refresh_tokens(client: ApiClient) -> Non
     assert client.http.get("/users/me", headers=bearer(body["access_token"])).status_code == 200
 
 
-def test_reusing_a_spent_refresh_token_revokes_the_whole_session(client: ApiClient) -> None:
+def test_reusing_an_older_spent_refresh_token_revokes_the_whole_session(client: ApiClient) -> None:
     _, first = client.new_user()
     second = client.refresh(first["refresh_token"]).json()  # first is now spent
-    reuse = client.refresh(first["refresh_token"])
+    third = client.refresh(second["refresh_token"]).json()  # and second, after it
+    reuse = client.refresh(first["refresh_token"])  # not the latest spent: no grace
     assert reuse.status_code == 400
     assert reuse.json()["error"] == "invalid_grant"
-    # The descendant issued in between is dead too, and so are the access tokens.
-    assert client.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
-    for access in (first["access_token"], second["access_token"]):
+    # The descendants issued in between are dead too, and so are the access tokens.
+    assert client.refresh(third["refresh_token"]).json()["error"] == "invalid_grant"
+    for access in (first["access_token"], second["access_token"], third["access_token"]):
         assert client.http.get("/users/me", headers=bearer(access)).status_code == 401
+
+
+def test_reusing_a_spent_refresh_token_revokes_the_session_when_the_grace_is_off(
+    tmp_path: Path,
+) -> None:
+    with TestClient(create_app(make_settings(tmp_path, REFRESH_REUSE_GRACE_SECONDS=0))) as http:
+        client = ApiClient(http)
+        _, first = client.new_user()
+        second = client.refresh(first["refresh_token"]).json()
+        reuse = client.refresh(first["refresh_token"])
+        assert reuse.status_code == 400
+        assert client.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_the_latest_spent_token_again_within_the_grace_keeps_the_session(
+    client: ApiClient,
+) -> None:
+    _, first = client.new_user()
+    second = client.refresh(first["refresh_token"]).json()
+    again = client.refresh(first["refresh_token"])  # a retry whose answer was lost
+    assert again.status_code == 200
+    third = again.json()
+    # Both callers go on: each holds a live refresh token and a working access token.
+    for token in (second, third):
+        assert (
+            client.http.get("/users/me", headers=bearer(token["access_token"])).status_code == 200
+        )
+    assert client.refresh(second["refresh_token"]).status_code == 200
+    assert client.refresh(third["refresh_token"]).status_code == 200
+
+
+def test_the_latest_spent_token_after_the_grace_ends_the_session(
+    client: ApiClient, settings: Settings
+) -> None:
+    _, first = client.new_user()
+    second = client.refresh(first["refresh_token"]).json()
+    execute_sql(
+        settings,
+        "UPDATE refresh_tokens SET spent_at = :long_ago WHERE spent_at IS NOT NULL",
+        long_ago=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    reuse = client.refresh(first["refresh_token"])
+    assert reuse.status_code == 400
+    assert client.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_two_truly_concurrent_refreshes_with_one_token_both_succeed(client: ApiClient) -> None:
+    _, first = client.new_user()
+    barrier = threading.Barrier(2)
+
+    def refresh() -> httpx.Response:
+        barrier.wait()
+        return client.refresh(first["refresh_token"])
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: refresh(), range(2)))
+    assert [answer.status_code for answer in answers] == [200, 200]
+    for answer in answers:
+        assert client.refresh(answer.json()["refresh_token"]).status_code == 200
 
 
 def test_reuse_does_not_touch_other_sessions_of_the_user(client: ApiClient) -> None:
     email, first = client.new_user()
     other = client.login(email)
-    client.refresh(first["refresh_token"])
-    client.refresh(first["refresh_token"])
+    second = client.refresh(first["refresh_token"]).json()
+    client.refresh(second["refresh_token"])
+    assert client.refresh(first["refresh_token"]).status_code == 400  # reuse: session ended
     assert client.http.get("/users/me", headers=bearer(other["access_token"])).status_code == 200
 
 

@@ -9,7 +9,16 @@ def test_register_returns_the_public_user(client: ApiClient) -> None:
     response = client.register("Alice@Example.com")
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "email", "full_name", "is_active", "is_superuser", "created_at"}
+    assert set(body) == {
+        "id",
+        "email",
+        "full_name",
+        "is_active",
+        "is_superuser",
+        "email_verified",
+        "created_at",
+    }
+    assert body["email_verified"] is False
     assert body["email"] == "alice@example.com"
     assert body["is_active"] is True
     assert body["is_superuser"] is False

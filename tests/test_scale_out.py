@@ -46,6 +46,9 @@ def server_env(postgres: PostgresServer, redis: RedisServer | None = None) -> di
         "REGISTRATION_LIMIT_PER_ADDRESS": "100000/hour",
         "DB_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_S),
         "DB_POOL_TIMEOUT_SECONDS": "3",
+        # The SIGKILL test holds INSERTs on an operator's lock on purpose, for longer than the
+        # default statement timeout may allow on a slow machine.
+        "DB_STATEMENT_TIMEOUT_SECONDS": "60",
     }
     if redis is not None:
         env["REDIS_URL"] = redis.url

@@ -41,12 +41,29 @@ def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
     assert "too-short" not in result.stderr
 
 
-def test_production_starts_with_a_strong_key(tmp_path: Path) -> None:
-    result = run_import(
-        {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 48, "PASSWORD_HASH_ROUNDS": "12"},
-        tmp_path,
-    )
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "k" * 48,
+    "PASSWORD_HASH_ROUNDS": "12",
+    "SMTP_URL": "smtp://mail.example.test:587",
+}
+
+
+def test_production_starts_with_a_strong_key_and_a_mail_server(tmp_path: Path) -> None:
+    result = run_import(PRODUCTION, tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_start_without_a_mail_server(tmp_path: Path) -> None:
+    result = run_import({**PRODUCTION, "SMTP_URL": ""}, tmp_path)
+    assert result.returncode != 0
+    assert "SMTP_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_smtp_url_of_another_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="SMTP_URL must start with"):
+        Settings(SMTP_URL="http://mail.example.test")
 
 
 def test_production_refuses_a_hash_cost_under_12(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-from tests.helpers import ApiClient, bearer
+from tests.helpers import PASSWORD, ApiClient, bearer
 
 
 def test_patch_me_changes_profile_fields(client: ApiClient) -> None:
@@ -12,7 +12,8 @@ def test_patch_me_changes_profile_fields(client: ApiClient) -> None:
 def test_patch_me_can_change_the_email(client: ApiClient) -> None:
     _, token = client.new_user()
     headers = bearer(token["access_token"])
-    response = client.http.patch("/users/me", json={"email": "New@Example.com"}, headers=headers)
+    body = {"email": "New@Example.com", "current_password": PASSWORD}
+    response = client.http.patch("/users/me", json=body, headers=headers)
     assert response.json()["email"] == "new@example.com"
     assert client.token("new@example.com").status_code == 200
 
@@ -20,7 +21,8 @@ def test_patch_me_can_change_the_email(client: ApiClient) -> None:
 def test_patch_me_to_a_taken_email_is_409(client: ApiClient) -> None:
     taken, _ = client.new_user()
     headers = client.headers()
-    response = client.http.patch("/users/me", json={"email": taken.upper()}, headers=headers)
+    body = {"email": taken.upper(), "current_password": PASSWORD}
+    response = client.http.patch("/users/me", json=body, headers=headers)
     assert response.status_code == 409
 
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Cookie, HTTPException, Request, Response, status
+from fastapi import APIRouter, Body, Cookie, Request, Response, status
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.config import Settings
@@ -52,15 +52,7 @@ def _refresh_cookie(response: Response, settings: Settings, issued: IssuedTokens
 async def register(
     request: Request, body: UserCreate, db: DatabaseDep, auth: AuthConfigDep, throttle: ThrottleDep
 ) -> UserPublic:
-    limit, address = throttle.limits.registrations_per_address, address_key(request)
-    wait = await throttle.retry_after(limit, address)
-    if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many registrations from this address; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
-    await throttle.hit(limit, address)
+    await throttle.admit((throttle.limits.registrations_per_address, address_key(request)))
     return UserPublic.model_validate(await accounts.register(db, auth, body))
 
 

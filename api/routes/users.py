@@ -6,7 +6,7 @@ from api.responses import BODY_ERRORS, CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORI
 from auth import accounts
 from auth.config import AuthConfigDep
 from auth.deps import AccountOwner, CurrentUser
-from models import sessions, users
+from models import sessions
 from models.deps import ConnectionDep, DatabaseDep
 from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
@@ -16,17 +16,27 @@ router = APIRouter(prefix="/users", tags=["users"], responses={**UNAUTHORIZED, *
 WRONG_PASSWORD: Responses = {400: {"model": ErrorBody, "description": "Wrong current password"}}
 
 
+def wrong_password() -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, detail="The current password is wrong.")
+
+
 @router.get("/me", response_model=UserPublic)
 async def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic.model_validate(user)
 
 
-@router.patch("/me", response_model=UserPublic, responses={**FORBIDDEN, **CONFLICT})
-async def update_me(body: UserUpdate, principal: AccountOwner, conn: ConnectionDep) -> UserPublic:
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        return UserPublic.model_validate(principal.user)
-    return UserPublic.model_validate(await users.update_profile(conn, principal.user.id, changes))
+@router.patch(
+    "/me", response_model=UserPublic, responses={**WRONG_PASSWORD, **FORBIDDEN, **CONFLICT}
+)
+async def update_me(
+    body: UserUpdate, principal: AccountOwner, db: DatabaseDep, auth: AuthConfigDep
+) -> UserPublic:
+    """Change the profile. A new e-mail address needs the current password; it is unverified
+    until its owner follows the link mailed to it, and the old address gets a notice."""
+    user = await accounts.update_profile(db, auth, principal, body)
+    if user is None:
+        raise wrong_password()
+    return UserPublic.model_validate(user)
 
 
 @router.post(
@@ -39,7 +49,7 @@ async def change_my_password(
 ) -> None:
     """Change the password and end every other session; this one stays logged in."""
     if not await accounts.change_password(db, auth, principal, body):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="The current password is wrong.")
+        raise wrong_password()
 
 
 @router.get("/me/sessions", response_model=list[SessionPublic], responses=FORBIDDEN)

@@ -1,9 +1,11 @@
 """Real-browser fixtures: the API under uvicorn, the built web app on another origin, Chromium.
 
 The web app is built once per session (`npm ci` when node_modules is missing or stale, then
-`npm run build`, which type-checks) into a temp dir and served by a small static server. Each test
-points the page at the API it wants by answering the app's run-time `config.js` (a Playwright
-route), so one build serves every API server.
+`npm run build`, which type-checks) into a temp dir and served by a small static server that, like
+any single-page-app host, answers `index.html` for paths it has no file for (the links the API
+mails, `/reset-password?token=…`). Each test points the page at the API it wants by answering the
+app's run-time `config.js` (a Playwright route), so one build serves every API server. The API
+servers mail through one real SMTP server in this process (`smtp`), with links to the web origin.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
@@ -29,7 +31,7 @@ pytest.importorskip("playwright.sync_api", reason="pip install playwright (the t
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.helpers import PASSWORD, unique_email
-from tests.services import UvicornServer, free_port
+from tests.services import SmtpServer, UvicornServer, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB = REPO_ROOT / "web"
@@ -46,6 +48,7 @@ CHROMIUM_ARGS = [
 ]
 SHORT_TOKEN_SECONDS = 4
 LOGIN_FAILURES_ALLOWED = 3
+VERIFICATION_MAILS_PER_HOUR = 5
 
 
 def _missing(reason: str) -> None:
@@ -95,10 +98,21 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
 
+class _AppHandler(_QuietHandler):
+    """SPA fallback: a path with no file and no extension (an app route) gets `index.html`; a
+    missing asset (`/assets/x.js`) stays a 404."""
+
+    def send_head(self) -> Any:
+        route = self.path.split("?", 1)[0].split("#", 1)[0]
+        if not PurePosixPath(route).suffix and not os.path.exists(self.translate_path(self.path)):
+            self.path = "/index.html"
+        return super().send_head()
+
+
 @pytest.fixture(scope="session")
 def web_origin(web_dist: Path) -> Iterator[str]:
     """Serves the built app on its own origin, http://127.0.0.1:<port>."""
-    handler = functools.partial(_QuietHandler, directory=str(web_dist))
+    handler = functools.partial(_AppHandler, directory=str(web_dist))
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -112,13 +126,27 @@ def web_origin(web_dist: Path) -> Iterator[str]:
 # --- the API -----------------------------------------------------------------------------------
 
 
-def _start_api(tmp: Path, web_origin: str, **env: str) -> UvicornServer:
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SmtpServer]:
+    """The mail server every API server of the session sends to (test users' addresses differ)."""
+    server = SmtpServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _start_api(tmp: Path, web_origin: str, smtp: SmtpServer, **env: str) -> UvicornServer:
     server = UvicornServer(
         {
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": f"sqlite:///{tmp / 'stockroom.db'}",
             "PASSWORD_HASH_ROUNDS": "4",
             "CORS_ORIGINS": web_origin,
+            # Mail goes out at once, to the test's SMTP server; its links open the built app.
+            "SMTP_URL": smtp.url,
+            "PUBLIC_APP_URL": web_origin,
+            "MAIL_POLL_SECONDS": "0.1",
             # Chromium keeps Secure cookies from http://127.0.0.1 (a secure context), so the
             # production cookie flags are tested as they are.
             "LOG_LEVEL": "WARNING",
@@ -126,6 +154,8 @@ def _start_api(tmp: Path, web_origin: str, **env: str) -> UvicornServer:
             "REGISTRATION_LIMIT_PER_ADDRESS": "1000/hour",
             "LOGIN_FAILURE_LIMIT_PER_ADDRESS": "1000/15 minutes",
             "LOGIN_FAILURE_LIMIT_PER_ACCOUNT": f"{LOGIN_FAILURES_ALLOWED}/15 minutes",
+            "PASSWORD_RESET_LIMIT_PER_ADDRESS": "1000/hour",
+            "VERIFICATION_MAIL_LIMIT_PER_ACCOUNT": f"{VERIFICATION_MAILS_PER_HOUR}/hour",
             **env,
         },
         ready_path="/openapi.json",
@@ -134,9 +164,11 @@ def _start_api(tmp: Path, web_origin: str, **env: str) -> UvicornServer:
 
 
 @pytest.fixture(scope="session")
-def api(tmp_path_factory: pytest.TempPathFactory, web_origin: str) -> Iterator[UvicornServer]:
+def api(
+    tmp_path_factory: pytest.TempPathFactory, web_origin: str, smtp: SmtpServer
+) -> Iterator[UvicornServer]:
     """The API with the default 15-minute access tokens."""
-    server = _start_api(tmp_path_factory.mktemp("api"), web_origin)
+    server = _start_api(tmp_path_factory.mktemp("api"), web_origin, smtp)
     try:
         yield server
     finally:
@@ -144,11 +176,14 @@ def api(tmp_path_factory: pytest.TempPathFactory, web_origin: str) -> Iterator[U
 
 
 @pytest.fixture(scope="session")
-def short_api(tmp_path_factory: pytest.TempPathFactory, web_origin: str) -> Iterator[UvicornServer]:
+def short_api(
+    tmp_path_factory: pytest.TempPathFactory, web_origin: str, smtp: SmtpServer
+) -> Iterator[UvicornServer]:
     """The API with access tokens that expire after SHORT_TOKEN_SECONDS."""
     server = _start_api(
         tmp_path_factory.mktemp("short-api"),
         web_origin,
+        smtp,
         ACCESS_TOKEN_EXPIRE_MINUTES=str(SHORT_TOKEN_SECONDS / 60),
     )
     try:

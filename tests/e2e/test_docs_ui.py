@@ -31,17 +31,21 @@ def authorize(page: Page, email: str, scopes: tuple[str, ...]) -> None:
     page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
     modal = page.locator(".modal-ux")
     expect(modal).to_be_visible()
-    modal.locator("#oauth_username").fill(email)
-    modal.locator("#oauth_password").fill(PASSWORD)
+    # The modal lists every security scheme (OAuth2 password, and bearer tokens for scripts),
+    # each with its own buttons: work in the OAuth2 one (named after the scheme, as the form
+    # inside it turns into "Authorized" once the token is issued).
+    oauth = modal.locator(".auth-container", has_text="OAuth2PasswordBearer")
+    oauth.locator("#oauth_username").fill(email)
+    oauth.locator("#oauth_password").fill(PASSWORD)
     for scope in scopes:
-        box = modal.locator(f"input[type=checkbox][data-value='{scope}']")
+        box = oauth.locator(f"input[type=checkbox][data-value='{scope}']")
         # Swagger UI hides the input itself and draws a box in its label: click that.
-        modal.locator(f"label[for='{box.get_attribute('id')}']").click()
+        oauth.locator(f"label[for='{box.get_attribute('id')}']").click()
         expect(box).to_be_checked()
-    buttons = modal.locator(".auth-btn-wrapper")
+    buttons = oauth.locator(".auth-btn-wrapper")
     buttons.locator("button.authorize", has_text="Authorize").click()
     expect(buttons).to_contain_text("Logout")  # shown once the token request succeeded
-    expect(modal.locator(".errors")).to_have_count(0)
+    expect(oauth.locator(".errors")).to_have_count(0)
     buttons.locator("button", has_text="Close").click()
     expect(modal).to_have_count(0)
 

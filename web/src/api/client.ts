@@ -12,6 +12,12 @@ export type Product = components["schemas"]["ProductPublic"];
 export type ProductPage = components["schemas"]["ProductPage"];
 export type ProductCreate = components["schemas"]["ProductCreate"];
 export type ProductUpdate = components["schemas"]["ProductUpdate"];
+/** A personal access token as listed: never its secret. */
+export type PersonalToken = components["schemas"]["TokenPublic"];
+/** The answer to creating one: the only time the secret (`token`) is shown. */
+export type PersonalTokenCreated = components["schemas"]["TokenCreated"];
+export type PersonalTokenCreate = components["schemas"]["TokenCreate"];
+export type ProductScope = PersonalTokenCreate["scopes"][number];
 type TokenForm = components["schemas"]["Body_token_auth_token_post"];
 
 export const API_URL = (window.STOCKROOM_API_URL || import.meta.env.VITE_API_URL || "http://127.0.0.1:8000").replace(
@@ -27,18 +33,27 @@ const REFRESH_LOCK = "stockroom-refresh";
 let accessToken: string | null = null;
 let refreshing: Promise<string | null> | null = null;
 let onSessionEnded: (reason: string) => void = () => {};
+let onEmailVerified: () => void = () => {};
 
 /** Tells other tabs about a logout; carries nothing secret. */
 const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("stockroom") : null;
 channel?.addEventListener("message", (event: MessageEvent<unknown>) => {
-  if (event.data && (event.data as { type?: unknown }).type === "logged-out" && accessToken !== null) {
+  const type = event.data && (event.data as { type?: unknown }).type;
+  if (type === "logged-out" && accessToken !== null) {
     accessToken = null;
     onSessionEnded("You logged out in another tab.");
+  } else if (type === "email-verified" && accessToken !== null) {
+    onEmailVerified();
   }
 });
 
 export function setSessionEndedHandler(handler: (reason: string) => void): void {
   onSessionEnded = handler;
+}
+
+/** Called when another tab of this origin has just verified an e-mail address. */
+export function setEmailVerifiedHandler(handler: () => void): void {
+  onEmailVerified = handler;
 }
 
 function withBearer(request: Request, token: string | null): Request {
@@ -165,6 +180,31 @@ export function register(email: string, password: string, fullName: string): Pro
   return unwrap(client.POST("/auth/register", { body: { email, password, full_name: fullName || null } }));
 }
 
+/** Mails a reset link if the address has an account; resolves to the API's message either way. */
+export async function requestPasswordReset(email: string): Promise<string> {
+  const data = await unwrap(client.POST("/auth/password-reset/request", { body: { email }, fetch: send }));
+  return data.detail;
+}
+
+/** Sets a new password with the token of a mailed link; every session of the account ends. */
+export async function confirmPasswordReset(token: string, newPassword: string): Promise<void> {
+  await unwrap(
+    client.POST("/auth/password-reset/confirm", { body: { token, new_password: newPassword }, fetch: send }),
+  );
+}
+
+/** Marks the address the link was mailed to as verified, and tells the other tabs (no secret). */
+export async function verifyEmail(token: string): Promise<void> {
+  await unwrap(client.POST("/auth/verify-email", { body: { token }, fetch: send }));
+  channel?.postMessage({ type: "email-verified" });
+}
+
+/** Mails a new verification link to the current user (older links stop working). */
+export async function resendVerification(): Promise<string> {
+  const data = await unwrap(client.POST("/auth/verify-email/resend"));
+  return data.detail;
+}
+
 export function getMe(): Promise<User> {
   return unwrap(client.GET("/users/me"));
 }
@@ -183,6 +223,20 @@ export function updateProduct(id: number, body: ProductUpdate): Promise<Product>
 
 export async function deleteProduct(id: number): Promise<void> {
   await unwrap(client.DELETE("/products/{product_id}", { params: { path: { product_id: id } } }));
+}
+
+/** Live personal access tokens (not revoked, not expired) of the current user; no secrets. */
+export function listPersonalTokens(): Promise<PersonalToken[]> {
+  return unwrap(client.GET("/users/me/tokens"));
+}
+
+/** Makes a token for scripts; the answer's `token` is shown this once and never again. */
+export function createPersonalToken(body: PersonalTokenCreate): Promise<PersonalTokenCreated> {
+  return unwrap(client.POST("/users/me/tokens", { body }));
+}
+
+export async function revokePersonalToken(id: number): Promise<void> {
+  await unwrap(client.DELETE("/users/me/tokens/{token_id}", { params: { path: { token_id: id } } }));
 }
 
 export { ApiError };

@@ -82,7 +82,8 @@ export function errorFromResponse(response: Response, body: unknown): ApiError {
   if (status === 429) {
     const wait = parseRetryAfter(response.headers.get("Retry-After"));
     const when = wait === null ? "in a little while" : `in ${plural(wait, "second")}`;
-    const lead = (detail ?? "Too many requests").replace(/[.\s]*$/, ".");
+    // The API's own "; try again in N seconds." gives way to ours, worked out from Retry-After.
+    const lead = (detail ?? "Too many requests").replace(/[;,.]?\s*try again in \d+ seconds?\.?\s*$/i, "").replace(/[.\s]*$/, ".");
     return new ApiError(status, `${lead} Try again ${when}.`, {}, wait);
   }
   if (status === 401) return new ApiError(status, "Your session has expired. Please log in again.");

@@ -7,9 +7,10 @@ interface LoginProps {
   notice?: string;
   onLoggedIn: () => void;
   onRegister: () => void;
+  onForgot: (email: string) => void;
 }
 
-export function LoginForm({ initialEmail = "", notice, onLoggedIn, onRegister }: LoginProps) {
+export function LoginForm({ initialEmail = "", notice, onLoggedIn, onRegister, onForgot }: LoginProps) {
   const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState("");
   const { error, busy, submit } = useFormAction(async () => {
@@ -33,6 +34,11 @@ export function LoginForm({ initialEmail = "", notice, onLoggedIn, onRegister }:
           {busy ? "Logging in…" : "Log in"}
         </button>
       </form>
+      <p className="muted">
+        <button type="button" className="link" onClick={() => onForgot(email.trim())}>
+          Forgot your password?
+        </button>
+      </p>
       <p className="muted">
         No account yet?{" "}
         <button type="button" className="link" onClick={onRegister}>
