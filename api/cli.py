@@ -2,11 +2,21 @@
 
 import argparse
 import asyncio
+import copy
+from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from api.config import load_settings
 from migrations import schema_revision, upgrade_to_head
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's own logging, with Stockroom's loggers (mail, outages, Redis) beside it."""
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["stockroom"] = {"handlers": ["default"], "level": level, "propagate": False}
+    return config
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -34,6 +44,7 @@ def serve(args: argparse.Namespace) -> None:
         loop="asyncio",
         http="httptools",
         log_level=settings.LOG_LEVEL.lower(),
+        log_config=log_config(settings.LOG_LEVEL.upper()),
     )
 
 

@@ -86,8 +86,10 @@ class Settings(BaseSettings):
     PASSWORD_RESET_TOKEN_MINUTES: float = Field(default=30, gt=0, le=1440)
     EMAIL_VERIFY_TOKEN_HOURS: float = Field(default=48, gt=0, le=24 * 30)
     REQUIRE_VERIFIED_EMAIL: bool = False
-    # Requests one worker serves at once; beyond it, 503 with Retry-After at once.
+    # Requests one worker serves at once; the next waits at most MAX_QUEUE_SECONDS for a slot,
+    # then gets 503 with Retry-After.
     MAX_CONCURRENT_REQUESTS: int = Field(default=100, ge=1)
+    MAX_QUEUE_SECONDS: float = Field(default=0.1, ge=0)
     # `stockroom serve` on SIGTERM: /ready answers 503 and requests are still served for the
     # drain time (a balancer checking every second stops sending meanwhile); then in-flight
     # requests get the shutdown time to finish.

@@ -100,11 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     provide(app, AuthConfig, build_auth_config(settings))
     provide(app, Throttle, Throttle(settings.throttle_limits, settings.REDIS_URL))
     install_error_handlers(app)
-    install_docs(app)
     # The last added is the outermost: security headers on every answer, CORS headers even on
     # a 413 or a busy 503, and the declared-length check before anything reads the body.
     app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
-    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.MAX_CONCURRENT_REQUESTS)
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        limit=settings.MAX_CONCURRENT_REQUESTS,
+        queue_seconds=settings.MAX_QUEUE_SECONDS,
+    )
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -119,10 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     # Per router, not per app: the app-level limit sits outside our middleware and answers a
     # declared oversized body in plain text; here FastAPI raises a 413 our handlers render.
-    for router in (auth.router, recovery.router, users.router, tokens.router, products.router):
+    # Starlette tries routes in order: the busiest first (no two paths overlap), so a product
+    # read does not test two dozen account routes, and the docs' mounts last.
+    for router in (products.router, users.router, tokens.router, auth.router, recovery.router):
         app.include_router(router, max_body_size=settings.MAX_BODY_BYTES)
     app.include_router(health.router, max_body_size=0)
     app.include_router(keys.router, max_body_size=0)
+    install_docs(app)
     return app
 
 

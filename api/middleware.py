@@ -1,5 +1,6 @@
 """Pure ASGI middleware: load shedding, request body limit, security headers."""
 
+import asyncio
 import json
 
 from starlette.datastructures import MutableHeaders
@@ -41,31 +42,38 @@ BUSY_RETRY_AFTER_S = 1
 
 
 class ConcurrencyLimitMiddleware:
-    """At most `limit` requests in the app at once; the next gets 503 + Retry-After at once.
+    """At most `limit` requests in the app at once. The next waits at most `queue_seconds` for
+    a slot, then gets 503 + Retry-After.
 
-    A queue without a bound only turns overload into timeouts for everyone; an immediate 503
-    tells a client (or the balancer's retry) to go elsewhere or come back. uvicorn's own
-    `limit_concurrency` answers in plain text without Retry-After, hence this.
+    An unbounded queue only turns overload into timeouts for everyone; a 503 tells a client (or
+    the balancer's retry) to go elsewhere or come back. The short wait keeps a burst from being
+    refused, and keeps clients that resend at once from spending the worker on refusals.
+    uvicorn's own `limit_concurrency` answers in plain text without Retry-After, hence this.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, queue_seconds: float) -> None:
         self.app = app
-        self.limit = limit
-        self.in_flight = 0
+        self.queue_seconds = queue_seconds
+        self.slots = asyncio.Semaphore(limit)  # first come, first served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            retry = [(b"retry-after", str(BUSY_RETRY_AFTER_S).encode())]
-            await _send_json(send, 503, "The server is busy; retry shortly.", retry)
-            return
-        self.in_flight += 1
+        if self.slots.locked():
+            try:
+                async with asyncio.timeout(self.queue_seconds):
+                    await self.slots.acquire()
+            except TimeoutError:
+                retry = [(b"retry-after", str(BUSY_RETRY_AFTER_S).encode())]
+                await _send_json(send, 503, "The server is busy; retry shortly.", retry)
+                return
+        else:
+            await self.slots.acquire()  # a free slot: taken without waiting
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            self.slots.release()
 
 
 class DrainMiddleware:

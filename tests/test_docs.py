@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
+from tests.helpers import ApiClient
 
 EXPECTED_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
@@ -91,3 +92,21 @@ def test_redoc_logo_is_served_locally(docs_client: TestClient) -> None:
 def test_docs_routes_stay_out_of_the_schema(docs_client: TestClient) -> None:
     paths = docs_client.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith(("/docs", "/redoc"))]
+
+
+def test_the_docs_accept_a_personal_access_token_too(client: ApiClient) -> None:
+    spec = client.http.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["PersonalAccessToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal access token (`stk_pat_...`) from `POST /users/me/tokens`.",
+    }
+    security = spec["paths"]["/products"]["get"]["security"]
+    assert {"PersonalAccessToken": ["products:read"]} in security
+    assert any("OAuth2PasswordBearer" in requirement for requirement in security)
+
+
+def test_the_key_set_is_documented(client: ApiClient) -> None:
+    spec = client.http.get("/openapi.json").json()
+    assert "/.well-known/jwks.json" in spec["paths"]

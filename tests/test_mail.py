@@ -375,3 +375,17 @@ def test_two_workers_deliver_each_message_exactly_once(
         wait_for(lambda: execute_sql(settings, unsent)[0][0] == 0, "every message sent")
     # Marked sent, so never sent again: what the server holds now is final.
     assert Counter(str(m["To"]) for m in smtp.received()) == dict.fromkeys(emails, 1)
+
+
+def test_a_message_is_marked_failed_after_the_last_try(tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.stop()
+    settings = mail_settings(tmp_path, smtp, MAIL_MAX_ATTEMPTS=2)
+    with TestClient(create_app(settings)) as http:
+        email, _ = ApiClient(http).new_user()
+        state = "SELECT attempts, sent_at, failed_at FROM mail_outbox WHERE recipient = :email"
+        wait_for(
+            lambda: execute_sql(settings, state, email=email)[0][2] is not None,
+            "the message to be marked failed",
+        )
+    attempts, sent_at, _ = execute_sql(settings, state, email=email)[0]
+    assert (attempts, sent_at) == (2, None)

@@ -46,8 +46,13 @@ def test_with_no_settings_it_serves_sqlite_and_a_development_key_from_the_workin
         assert http.post("/auth/register", json=body).status_code == 201
         form = {"username": body["email"], "password": PASSWORD}
         assert http.post("/auth/token", data=form).status_code == 200
+        # The verification mail, as a file in ./mail, and one log line that says which.
+        wait_for(lambda: "written to" in server.log(), "the log line naming the mail file")
+        log = server.log()
     assert (tmp_path / "stockroom.db").is_file()
     assert (tmp_path / ".stockroom-secret-key").is_file()
+    (mail,) = (tmp_path / "mail").glob("*.eml")
+    assert f"written to {mail}" in log
 
 
 def test_forwarded_for_is_ignored_when_no_proxy_is_trusted(tmp_path: Path) -> None:
@@ -91,7 +96,7 @@ def test_sigterm_drains_then_stops_accepting_and_exits(tmp_path: Path) -> None:
     assert "Application shutdown complete" in log
 
 
-def test_requests_beyond_the_concurrency_limit_get_503_at_once(tmp_path: Path) -> None:
+def test_requests_beyond_the_concurrency_limit_get_503_after_a_short_wait(tmp_path: Path) -> None:
     # One request at a time, and a login that takes a while: its password hash runs in a
     # thread, so the worker is free to turn others away meanwhile.
     slow = serve(tmp_path, MAX_CONCURRENT_REQUESTS="1", PASSWORD_HASH_ROUNDS="13")
