@@ -91,9 +91,10 @@ class UserUpdate(StrictInput):
         default=None, description="A new address needs `current_password` too."
     )
     full_name: FullName | None = None
-    current_password: str | SkipJsonSchema[None] = Field(
-        default=None, max_length=PASSWORD_MAX_LENGTH
-    )
+    # The bound on the text itself: on the optional field it would be applied to a null too.
+    current_password: (
+        Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)] | SkipJsonSchema[None]
+    ) = None
 
     @model_validator(mode="after")
     def _email_change_is_confirmed(self) -> "UserUpdate":
