@@ -43,6 +43,27 @@ SWAGGER_UI_PARAMETERS: dict[str, Any] = {
 }
 
 
+def document_personal_tokens(app: FastAPI, scheme: dict[str, Any], scopes: set[str]) -> None:
+    """List personal access tokens as a second way to call every route they may call (those
+    whose OAuth2 scopes are all in `scopes`), so the Authorize dialog takes one too."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()  # cached by FastAPI; completed here once
+        schema["components"]["securitySchemes"]["PersonalAccessToken"] = scheme
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for requirement in list(operation.get("security", [])):
+                    needed = requirement.get("OAuth2PasswordBearer")
+                    if needed is not None and set(needed) <= scopes:
+                        operation["security"].append({"PersonalAccessToken": needed})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve Swagger UI at /docs (with its OAuth2 redirect page) and ReDoc at /redoc."""
     openapi_url = app.openapi_url

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.config import Settings, load_settings
-from api.docs import install_docs
+from api.docs import document_personal_tokens, install_docs
 from api.drain import Drain
 from api.errors import install_error_handlers
 from api.mailer import BATCH, FileTransport, MailSender, SmtpTransport, Transport, running
@@ -20,7 +20,9 @@ from api.middleware import (
 from api.routes import auth, health, keys, products, recovery, tokens, users
 from api.throttling import Throttle
 from auth.config import AuthConfig, MailLinks
+from auth.deps import PERSONAL_TOKEN_SCHEME
 from auth.passwords import PasswordHasher
+from auth.personal_tokens import PRODUCT_SCOPES
 from auth.tokens import TokenCodec
 from migrations import upgrade_to_head
 from models.database import Database
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, max_body_size=settings.MAX_BODY_BYTES)
     app.include_router(health.router, max_body_size=0)
     app.include_router(keys.router, max_body_size=0)
+    document_personal_tokens(app, PERSONAL_TOKEN_SCHEME, set(PRODUCT_SCOPES))
     install_docs(app)
     return app
 
