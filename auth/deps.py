@@ -31,7 +31,8 @@ oauth2_scheme = OAuth2PasswordBearer(
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 # Personal access tokens come in the same header, read once above. For the docs they are a
 # second security scheme (api/docs.py adds it to the routes they may call); declaring it as
-# another dependency would cost every request a dependency call, ~6 % (bench/README.md).
+# another dependency cost every request a dependency call: 6 % of its Python calls
+# (bench/README.md).
 PERSONAL_TOKEN_SCHEME = {
     "type": "http",
     "scheme": "bearer",

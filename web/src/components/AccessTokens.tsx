@@ -196,17 +196,19 @@ export function AccessTokens() {
     setError(null);
     setConfirming(null);
     if (created?.id === token.id) setCreated(null);
+    let failure: unknown = null;
     try {
       await revokePersonalToken(token.id);
-      setNotice(`Revoked “${token.name}”: it no longer works.`);
     } catch (err) {
-      setError(
+      failure =
         err instanceof ApiError && err.status === 404
           ? new ApiError(404, `“${token.name}” was already revoked or has expired; the list has been refreshed.`)
-          : err,
-      );
+          : err;
     }
+    // Reload first: a successful reload clears the error, so the outcome is shown after it.
     await load();
+    if (failure) setError(failure);
+    else setNotice(`Revoked “${token.name}”: it no longer works.`);
   }
 
   return (
