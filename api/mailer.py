@@ -160,6 +160,11 @@ async def running(sender: MailSender) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
+        # One cancel is not always enough on Python 3.11: asyncio.wait_for, inside aiosmtplib,
+        # drops a cancellation that lands as the call it waits on completes (CPython gh-86296),
+        # and the loop sleeps on, holding up shutdown for good. Cancel until the task has ended.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1)
         with contextlib.suppress(asyncio.CancelledError):
             await task

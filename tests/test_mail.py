@@ -1,10 +1,13 @@
 """Account mail through a real SMTP server: verification, password reset, notices, outages."""
 
+import asyncio
 import re
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.mailer import FileTransport, MailSender, running
 from api.main import create_app
 from tests.conftest import BACKEND, execute_sql, fresh_database_url, make_settings
 from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
@@ -389,3 +393,43 @@ def test_a_message_is_marked_failed_after_the_last_try(tmp_path: Path, smtp: Smt
         )
     attempts, sent_at, _ = execute_sql(settings, state, email=email)[0]
     assert (attempts, sent_at) == (2, None)
+
+
+class DropsOneCancellation(MailSender):
+    """Sends nothing; drops the first cancellation, as asyncio.wait_for (inside aiosmtplib) does
+    on Python 3.11 when it lands as the awaited call completes (CPython gh-86296)."""
+
+    dropped = False
+
+    async def deliver_due(self) -> int:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            if self.dropped:
+                raise
+            self.dropped = True
+        return 0
+
+
+def test_shutdown_ends_the_sender_even_when_a_cancellation_is_dropped(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    sender = DropsOneCancellation(
+        settings.open_database(),
+        FileTransport(tmp_path),
+        mail_from=settings.MAIL_FROM,
+        link_key=settings.signing_secret,
+        max_attempts=1,
+        retry_seconds=1,
+        poll_seconds=3600,  # after the dropped cancellation, the loop would sleep on
+        lease=timedelta(minutes=1),
+    )
+
+    async def lifespan() -> None:
+        async with running(sender):
+            await asyncio.sleep(0.05)
+
+    # In a thread, so that a hang (what this guards against) becomes a failure.
+    ended = threading.Event()
+    threading.Thread(target=lambda: (asyncio.run(lifespan()), ended.set()), daemon=True).start()
+    assert ended.wait(timeout=60), "the shutdown still waits on the sender"
+    assert sender.dropped
