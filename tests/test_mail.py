@@ -424,12 +424,14 @@ def test_shutdown_ends_the_sender_even_when_a_cancellation_is_dropped(tmp_path: 
         lease=timedelta(minutes=1),
     )
 
+    ended = threading.Event()
+
     async def lifespan() -> None:
         async with running(sender):
             await asyncio.sleep(0.05)
+        ended.set()
 
     # In a thread, so that a hang (what this guards against) becomes a failure.
-    ended = threading.Event()
-    threading.Thread(target=lambda: (asyncio.run(lifespan()), ended.set()), daemon=True).start()
+    threading.Thread(target=asyncio.run, args=(lifespan(),), daemon=True).start()
     assert ended.wait(timeout=60), "the shutdown still waits on the sender"
     assert sender.dropped
