@@ -399,11 +399,15 @@ class DropsOneCancellation(MailSender):
     """Sends nothing; drops the first cancellation, as asyncio.wait_for (inside aiosmtplib) does
     on Python 3.11 when it lands as the awaited call completes (CPython gh-86296)."""
 
-    dropped = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dropped = False
+        self.delivering = asyncio.Event()
 
     async def deliver_due(self) -> int:
+        self.delivering.set()
         try:
-            await asyncio.sleep(60)
+            await asyncio.sleep(60)  # a send in progress, which the cancellation interrupts
         except asyncio.CancelledError:
             if self.dropped:
                 raise
@@ -428,7 +432,7 @@ def test_shutdown_ends_the_sender_even_when_a_cancellation_is_dropped(tmp_path: 
 
     async def lifespan() -> None:
         async with running(sender):
-            await asyncio.sleep(0.05)
+            await sender.delivering.wait()
         ended.set()
 
     # In a thread, so that a hang (what this guards against) becomes a failure.

@@ -8,6 +8,7 @@ import {
   type PersonalTokenCreated,
   type ProductScope,
 } from "../api/client";
+import { ConfirmInline } from "./ConfirmInline";
 import { ErrorBanner, Field, fieldErrors, useFormAction } from "./Form";
 
 const FORM_ID = "create-token";
@@ -263,15 +264,12 @@ export function AccessTokens() {
                   <td className="last-used">{token.last_used_at ? <Time iso={token.last_used_at} /> : <span className="muted">never</span>}</td>
                   <td className="row-actions">
                     {confirming === token.id ? (
-                      <>
-                        <span className="muted">Revoke?</span>
-                        <button type="button" className="danger" onClick={() => void revoke(token)}>
-                          Yes, revoke
-                        </button>
-                        <button type="button" className="secondary" onClick={() => setConfirming(null)}>
-                          No
-                        </button>
-                      </>
+                      <ConfirmInline
+                        question="Revoke?"
+                        confirmLabel="Yes, revoke"
+                        onConfirm={() => void revoke(token)}
+                        onCancel={() => setConfirming(null)}
+                      />
                     ) : (
                       <button type="button" className="secondary" onClick={() => setConfirming(token.id)}>
                         Revoke

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiError } from "../api/errors";
 import { createProduct, deleteProduct, listProducts, updateProduct, type Product, type ProductPage } from "../api/client";
+import { ConfirmInline } from "./ConfirmInline";
 import { ErrorBanner, Field, fieldErrors, useFormAction } from "./Form";
 
 const PAGE_SIZES = [5, 10, 20, 50];
@@ -215,15 +216,12 @@ export function Products() {
                     <td className="description">{product.description}</td>
                     <td className="row-actions">
                       {confirming === product.id ? (
-                        <>
-                          <span className="muted">Delete?</span>
-                          <button type="button" className="danger" onClick={() => void remove(product)}>
-                            Yes, delete
-                          </button>
-                          <button type="button" className="secondary" onClick={() => setConfirming(null)}>
-                            No
-                          </button>
-                        </>
+                        <ConfirmInline
+                          question="Delete?"
+                          confirmLabel="Yes, delete"
+                          onConfirm={() => void remove(product)}
+                          onCancel={() => setConfirming(null)}
+                        />
                       ) : (
                         <>
                           <button type="button" className="secondary" onClick={() => setEditing(product.id)}>
