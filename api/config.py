@@ -1,7 +1,4 @@
 import json
-import logging
-import os
-import secrets
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -11,13 +8,12 @@ from limits import parse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from api.secret_key import load_or_create_secret
 from api.throttling import ThrottleLimits
 from auth.keys import HMAC_ALGORITHM, SigningKeys, UnusableKey
 from auth.tokens import MIN_SECRET_BYTES
 from models.connect import open_database
 from models.database import Database, DatabaseOptions
-
-logger = logging.getLogger("stockroom")
 
 SMTP_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
 
@@ -248,36 +244,6 @@ class Settings(BaseSettings):
     @property
     def access_ttl_seconds(self) -> int:
         return max(1, round(self.ACCESS_TOKEN_EXPIRE_MINUTES * 60))
-
-
-def load_or_create_secret(path: Path) -> str:
-    """A development key made once and shared by restarts and workers through a 0600 file."""
-    path = path.resolve()
-    try:
-        return _read_secret(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-        try:
-            os.link(tmp, path)  # atomic: the first worker wins, the others read its key
-            logger.warning("No SECRET_KEY set: generated a development key in %s", path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _read_secret(path)
-
-
-def _read_secret(path: Path) -> str:
-    secret = path.read_text().strip()
-    if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise SystemExit(f"stockroom: the key in {path} is shorter than {MIN_SECRET_BYTES} bytes")
-    return secret
 
 
 def load_settings() -> Settings:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from api.config import Settings, load_or_create_secret
+from api.config import Settings
+from api.secret_key import load_or_create_secret
 
 REPO = Path(__file__).resolve().parent.parent
 
