@@ -121,17 +121,15 @@ class MailSender:
             await self.transport(self.compose(row), row)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-            async with self.db.connection() as conn:
-                if row.attempts >= self.max_attempts:
-                    await outbox.mark_failed(conn, row.id, error)
-                    logger.error("mail %d failed for good after %d tries", row.id, row.attempts)
-                    return
-                wait = min(self.retry_seconds * 2 ** (row.attempts - 1), RETRY_CAP_S)
-                await outbox.retry_at(conn, row.id, utcnow() + timedelta(seconds=wait), error)
+            if row.attempts >= self.max_attempts:
+                await outbox.mark_failed(self.db, row.id, error)
+                logger.error("mail %d failed for good after %d tries", row.id, row.attempts)
+                return
+            wait = min(self.retry_seconds * 2 ** (row.attempts - 1), RETRY_CAP_S)
+            await outbox.retry_at(self.db, row.id, utcnow() + timedelta(seconds=wait), error)
             logger.warning("mail %d not sent (%s); next try in %.0f s", row.id, error, wait)
             return
-        async with self.db.connection() as conn:
-            await outbox.mark_sent(conn, row.id)
+        await outbox.mark_sent(self.db, row.id)
 
     def compose(self, row: OutboxMessage) -> EmailMessage:
         token = derive_token(self.link_key, row.link_nonce) if row.link_nonce else None

@@ -97,10 +97,7 @@ async def _by_session(db: Database, auth: AuthConfig, token: str) -> Principal:
         claims = auth.tokens.read_access_token(token)
     except InvalidTokenError as exc:
         raise unauthorized(INVALID) from exc
-    # A connection of its own, for one statement: the route may go on to hash a password, and
-    # no connection is held across that.
-    async with db.connection() as conn:
-        found = await sessions.get_with_user(conn, claims.session_id, user_id=claims.user_id)
+    found = await sessions.get_with_user(db, claims.session_id, user_id=claims.user_id)
     if found is None:
         raise unauthorized(INVALID)
     auth_session, user = found
@@ -113,16 +110,15 @@ async def _by_session(db: Database, auth: AuthConfig, token: str) -> Principal:
 async def _by_personal_token(db: Database, token: str) -> Principal:
     if not personal_tokens.well_formed(token):
         raise unauthorized(INVALID)
-    async with db.connection() as conn:
-        found = await access_tokens.get_with_user(conn, personal_tokens.token_hash(token))
-        if found is None:
-            raise unauthorized(INVALID)
-        access_token, user = found
-        if access_token.revoked_at is not None or access_token.expires_at <= utcnow():
-            raise unauthorized(INVALID)
-        if not user.is_active:
-            raise unauthorized("This account is disabled.")
-        await access_tokens.note_use(conn, access_token)
+    found = await access_tokens.get_with_user(db, personal_tokens.token_hash(token))
+    if found is None:
+        raise unauthorized(INVALID)
+    access_token, user = found
+    if access_token.revoked_at is not None or access_token.expires_at <= utcnow():
+        raise unauthorized(INVALID)
+    if not user.is_active:
+        raise unauthorized("This account is disabled.")
+    await access_tokens.note_use(db, access_token)
     return Principal(user, frozenset(access_token.scope.split()), access_token=access_token)
 
 

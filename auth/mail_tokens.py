@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from auth.config import MailLinks
 from models import email_tokens
-from models.database import Connection
+from models.database import Connection, Executor
 from models.email_tokens import Purpose
 from models.types import utcnow
 
@@ -64,8 +64,8 @@ async def issue(
     return nonce
 
 
-async def find(conn: Connection, token: str, purpose: Purpose) -> email_tokens.EmailToken | None:
+async def find(db: Executor, token: str, purpose: Purpose) -> email_tokens.EmailToken | None:
     """The live token a link carried, or None (unknown, used, expired, or another kind)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    return await email_tokens.get_live(conn, token_hash(token), purpose)
+    return await email_tokens.get_live(db, token_hash(token), purpose)

@@ -18,8 +18,7 @@ async def request_reset(db: Database, config: AuthConfig, email: str) -> None:
 
     The route answers before this runs, the same way whether or not the account exists.
     """
-    async with db.connection() as conn:
-        user = await users.get_by_email(conn, email)
+    user = await users.get_by_email(db, email)
     if user is None or not user.is_active:
         return
     links = config.links
@@ -43,9 +42,8 @@ async def request_reset(db: Database, config: AuthConfig, email: str) -> None:
 async def confirm_reset(db: Database, config: AuthConfig, token: str, new_password: str) -> None:
     """Set the new password, end every session and personal token of the user, and tell them
     by mail."""
-    async with db.connection() as conn:
-        found = await mail_tokens.find(conn, token, RESET)
-        user = None if found is None else await users.get(conn, found.user_id)
+    found = await mail_tokens.find(db, token, RESET)
+    user = None if found is None else await users.get(db, found.user_id)
     if (
         found is None
         or user is None

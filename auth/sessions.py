@@ -81,8 +81,7 @@ async def login(
     user_agent: str | None,
 ) -> IssuedTokens:
     scopes = parse_scope(scope)
-    async with db.connection() as conn:  # given back before the hash: never hold it that long
-        user = await users.get_by_email(conn, email)
+    user = await users.get_by_email(db, email)  # no connection is held across the hash
     valid, new_hash = await config.passwords.verify(
         password, user.hashed_password if user is not None else None
     )
@@ -173,5 +172,4 @@ async def end_session_by_refresh_token(db: Database, refresh_token: str) -> None
 
 
 async def end_session(db: Database, *, session_id: str, user_id: int) -> bool:
-    async with db.connection() as conn:
-        return await sessions.revoke(conn, session_id, user_id=user_id)
+    return await sessions.revoke(db, session_id, user_id=user_id)

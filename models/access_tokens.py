@@ -3,7 +3,7 @@
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from models.database import Connection, columns
+from models.database import Connection, Executor, columns
 from models.types import utcnow
 from models.users import User
 
@@ -64,36 +64,36 @@ async def live_count(conn: Connection, user_id: int) -> int:
 
 
 async def create(
-    conn: Connection, *, user_id: int, name: str, token_hash: str, scope: str, lifetime: timedelta
+    db: Executor, *, user_id: int, name: str, token_hash: str, scope: str, lifetime: timedelta
 ) -> AccessToken:
     now = utcnow()
-    row = await conn.fetchrow(_INSERT, user_id, name, token_hash, scope, now, now + lifetime)
+    row = await db.fetchrow(_INSERT, user_id, name, token_hash, scope, now, now + lifetime)
     assert row is not None
     return AccessToken(*row)
 
 
-async def list_live(conn: Connection, user_id: int) -> list[AccessToken]:
-    return [AccessToken(*row) for row in await conn.fetch(_LIVE, user_id, utcnow())]
+async def list_live(db: Executor, user_id: int) -> list[AccessToken]:
+    return [AccessToken(*row) for row in await db.fetch(_LIVE, user_id, utcnow())]
 
 
-async def get_with_user(conn: Connection, token_hash: str) -> tuple[AccessToken, User] | None:
+async def get_with_user(db: Executor, token_hash: str) -> tuple[AccessToken, User] | None:
     """The one indexed read behind every request authenticated by a personal token."""
-    row = await conn.fetchrow(_WITH_USER, token_hash)
+    row = await db.fetchrow(_WITH_USER, token_hash)
     if row is None:
         return None
     return AccessToken(*row[:_TOKEN_FIELDS]), User(*row[_TOKEN_FIELDS:])
 
 
-async def note_use(conn: Connection, token: AccessToken) -> None:
+async def note_use(db: Executor, token: AccessToken) -> None:
     """Record the use, unless it was recorded less than a minute ago."""
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USE_RESOLUTION:
-        await conn.execute(_TOUCH, token.id, now, now - LAST_USE_RESOLUTION)
+        await db.execute(_TOUCH, token.id, now, now - LAST_USE_RESOLUTION)
 
 
-async def revoke(conn: Connection, *, token_id: int, user_id: int) -> bool:
-    return await conn.fetchrow(_REVOKE, token_id, user_id, utcnow()) is not None
+async def revoke(db: Executor, *, token_id: int, user_id: int) -> bool:
+    return await db.fetchrow(_REVOKE, token_id, user_id, utcnow()) is not None
 
 
-async def revoke_all(conn: Connection, user_id: int) -> None:
-    await conn.execute(_REVOKE_ALL, user_id, utcnow())
+async def revoke_all(db: Executor, user_id: int) -> None:
+    await db.execute(_REVOKE_ALL, user_id, utcnow())

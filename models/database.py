@@ -1,4 +1,4 @@
-"""What the repositories see of a database: connections that run SQL and transactions.
+"""What the repositories see of a database: executors that run SQL, and transactions.
 
 Queries are SQL text with PostgreSQL's `$1, $2, ...` parameters; the SQLite side accepts the same
 text. Both backends hand rows back as sequences in the order the query names its columns, with
@@ -33,10 +33,12 @@ class DatabaseOptions:
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
-class Connection(ABC):
-    """One database connection, in autocommit mode until `transaction()` is entered."""
-
-    dialect: Dialect
+class Executor(ABC):
+    """What runs a statement: a `Connection`, or the `Database` itself, which runs each one on a
+    connection of its own in autocommit (asyncpg's `Pool.fetch` and its kind work the same way;
+    sqlx calls both an executor). Repositories take either: inside `transaction()` their
+    statements share one connection, outside it each takes a pooled one for just as long as it
+    runs, so no request holds a connection across anything else."""
 
     @abstractmethod
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
@@ -51,13 +53,19 @@ class Connection(ABC):
         row = await self.fetchrow(sql, *args)
         return None if row is None else row[0]
 
+
+class Connection(Executor):
+    """One database connection, in autocommit mode until `transaction()` is entered."""
+
+    dialect: Dialect
+
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Commit when the block ends, roll back if it raises. Hold it for statements only:
         never across a password hash or another service's answer."""
 
 
-class Database(ABC):
+class Database(Executor):
     """Where connections come from: the pool of one worker process."""
 
     url: URL

@@ -1,15 +1,19 @@
-"""What lives on `app.state`, and the data layer's FastAPI dependencies.
+"""What lives on `app.state`, and the data layer's FastAPI dependency.
+
+Routes take the `Database` and hand it to the repositories, which run each statement on a
+pooled connection (see `Executor`); a route that writes several rows together opens
+`db.transaction()`. A connection per request as a generator dependency was the other way:
+its exit stack cost each request more CPU than the statement it served (bench/README.md).
 
 Each layer keeps its start-up objects in one registry on the app, keyed by their type, and
 reads them back through `provided`; nothing else touches `app.state`.
 """
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 
-from models.database import Connection, Database
+from models.database import Database
 
 T = TypeVar("T")
 
@@ -31,13 +35,3 @@ async def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
-async def get_connection(database: DatabaseDep) -> AsyncIterator[Connection]:
-    async with database.connection() as conn:
-        yield conn
-
-
-# One connection per request, shared by the current-user check and the route; scope="function"
-# gives it back before the response is sent, not after.
-ConnectionDep = Annotated[Connection, Depends(get_connection, scope="function")]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from models.database import Connection, columns
+from models.database import Executor, columns
 from models.types import utcnow
 
 Purpose = Literal["password_reset", "email_verify"]
@@ -40,7 +40,7 @@ _USE_ALL = (
 
 
 async def create(
-    conn: Connection,
+    db: Executor,
     *,
     token_hash: str,
     user_id: int,
@@ -49,22 +49,22 @@ async def create(
     expires_at: datetime,
     password_digest: str | None = None,
 ) -> None:
-    await conn.execute(
+    await db.execute(
         _INSERT, token_hash, user_id, purpose, email, password_digest, utcnow(), expires_at
     )
 
 
-async def get_live(conn: Connection, token_hash: str, purpose: Purpose) -> EmailToken | None:
+async def get_live(db: Executor, token_hash: str, purpose: Purpose) -> EmailToken | None:
     """The token if it is of this kind, unused and unexpired."""
-    row = await conn.fetchrow(_LIVE, token_hash, purpose, utcnow())
+    row = await db.fetchrow(_LIVE, token_hash, purpose, utcnow())
     return None if row is None else EmailToken(*row)
 
 
-async def use(conn: Connection, token_hash: str) -> bool:
+async def use(db: Executor, token_hash: str) -> bool:
     """Spend the token; False if another request spent it first."""
-    return await conn.fetchrow(_USE, token_hash, utcnow()) is not None
+    return await db.fetchrow(_USE, token_hash, utcnow()) is not None
 
 
-async def use_all(conn: Connection, user_id: int, purpose: Purpose) -> None:
+async def use_all(db: Executor, user_id: int, purpose: Purpose) -> None:
     """Spend every outstanding token of this kind (a newer link replaces the older ones)."""
-    await conn.execute(_USE_ALL, user_id, purpose, utcnow())
+    await db.execute(_USE_ALL, user_id, purpose, utcnow())

@@ -8,7 +8,7 @@ the message to be tried again.
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.database import Connection, columns
+from models.database import Connection, Executor, columns
 from models.types import utcnow
 
 
@@ -67,8 +67,8 @@ _FAILED = (
 )
 
 
-async def enqueue(conn: Connection, mail: Mail) -> None:
-    await conn.execute(
+async def enqueue(db: Executor, mail: Mail) -> None:
+    await db.execute(
         _INSERT,
         mail.recipient,
         mail.subject,
@@ -85,13 +85,13 @@ async def claim(conn: Connection, *, lease_until: datetime, limit: int) -> list[
     return sorted((OutboxMessage(*row) for row in rows), key=lambda message: message.id)
 
 
-async def mark_sent(conn: Connection, message_id: int) -> None:
-    await conn.execute(_SENT, message_id, utcnow())
+async def mark_sent(db: Executor, message_id: int) -> None:
+    await db.execute(_SENT, message_id, utcnow())
 
 
-async def retry_at(conn: Connection, message_id: int, when: datetime, error: str) -> None:
-    await conn.execute(_RETRY, message_id, when, error[:500])
+async def retry_at(db: Executor, message_id: int, when: datetime, error: str) -> None:
+    await db.execute(_RETRY, message_id, when, error[:500])
 
 
-async def mark_failed(conn: Connection, message_id: int, error: str) -> None:
-    await conn.execute(_FAILED, message_id, utcnow(), error[:500])
+async def mark_failed(db: Executor, message_id: int, error: str) -> None:
+    await db.execute(_FAILED, message_id, utcnow(), error[:500])

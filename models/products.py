@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models.database import Connection, columns
+from models.database import Executor, columns
 from models.types import utcnow
 
 
@@ -47,29 +47,29 @@ _DELETE = "DELETE FROM products WHERE id = $1 AND owner_id = $2 RETURNING id"
 
 
 async def create(
-    conn: Connection, *, owner_id: int, name: str, price_cents: int, description: str | None
+    db: Executor, *, owner_id: int, name: str, price_cents: int, description: str | None
 ) -> Product:
-    row = await conn.fetchrow(_INSERT, owner_id, name, price_cents, description, utcnow())
+    row = await db.fetchrow(_INSERT, owner_id, name, price_cents, description, utcnow())
     assert row is not None
     return Product(*row)
 
 
-async def get(conn: Connection, *, owner_id: int, product_id: int) -> Product | None:
-    row = await conn.fetchrow(_ONE, product_id, owner_id)
+async def get(db: Executor, *, owner_id: int, product_id: int) -> Product | None:
+    row = await db.fetchrow(_ONE, product_id, owner_id)
     return None if row is None else Product(*row)
 
 
-async def page(conn: Connection, *, owner_id: int, limit: int, offset: int) -> ProductPage:
-    rows = await conn.fetch(_PAGE, owner_id, limit, offset)
+async def page(db: Executor, *, owner_id: int, limit: int, offset: int) -> ProductPage:
+    rows = await db.fetch(_PAGE, owner_id, limit, offset)
     if rows:
         return ProductPage([Product(*row[:-1]) for row in rows], total=rows[0][-1])
     # An empty page: no products, or paged past the end (then count them).
-    total = 0 if offset == 0 else await conn.fetchval(_COUNT, owner_id)
+    total = 0 if offset == 0 else await db.fetchval(_COUNT, owner_id)
     return ProductPage([], total=total)
 
 
 async def update(
-    conn: Connection, *, owner_id: int, product_id: int, changes: dict[str, Any]
+    db: Executor, *, owner_id: int, product_id: int, changes: dict[str, Any]
 ) -> Product | None:
     """Set the given fields (a subset of EDITABLE_FIELDS); None if there is no such product."""
     names = [name for name in EDITABLE_FIELDS if name in changes]
@@ -79,9 +79,9 @@ async def update(
         f"RETURNING {PRODUCT_COLUMNS}"
     )
     values = (changes[name] for name in names)
-    row = await conn.fetchrow(sql, product_id, owner_id, utcnow(), *values)
+    row = await db.fetchrow(sql, product_id, owner_id, utcnow(), *values)
     return None if row is None else Product(*row)
 
 
-async def delete(conn: Connection, *, owner_id: int, product_id: int) -> bool:
-    return await conn.fetchrow(_DELETE, product_id, owner_id) is not None
+async def delete(db: Executor, *, owner_id: int, product_id: int) -> bool:
+    return await db.fetchrow(_DELETE, product_id, owner_id) is not None

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from models.database import Connection, columns
+from models.database import Connection, Executor, columns
 from models.types import utcnow
 from models.users import User
 
@@ -83,21 +83,21 @@ async def create(
 
 
 async def get_with_user(
-    conn: Connection, session_id: str, *, user_id: int | None = None
+    db: Executor, session_id: str, *, user_id: int | None = None
 ) -> tuple[AuthSession, User] | None:
     """The one indexed read behind every authenticated request."""
     if user_id is None:
-        row = await conn.fetchrow(_WITH_USER, session_id)
+        row = await db.fetchrow(_WITH_USER, session_id)
     else:
-        row = await conn.fetchrow(_WITH_USER_FOR, session_id, user_id)
+        row = await db.fetchrow(_WITH_USER_FOR, session_id, user_id)
     if row is None:
         return None
     return AuthSession(*row[:_SESSION_FIELDS]), User(*row[_SESSION_FIELDS:])
 
 
-async def spend_refresh_token(conn: Connection, token_hash: str) -> str | None:
+async def spend_refresh_token(db: Executor, token_hash: str) -> str | None:
     """Mark a live refresh token spent; its session id, or None if it was not live."""
-    session_id: str | None = await conn.fetchval(_SPEND, token_hash, utcnow())
+    session_id: str | None = await db.fetchval(_SPEND, token_hash, utcnow())
     return session_id
 
 
@@ -111,14 +111,14 @@ class RefreshTokenUse:
     most_recently_spent: bool
 
 
-async def refresh_token_use(conn: Connection, token_hash: str) -> RefreshTokenUse | None:
-    row = await conn.fetchrow(_SPENT_TOKEN, token_hash)
+async def refresh_token_use(db: Executor, token_hash: str) -> RefreshTokenUse | None:
+    row = await db.fetchrow(_SPENT_TOKEN, token_hash)
     return None if row is None else RefreshTokenUse(row[0], row[1], bool(row[2]))
 
 
-async def session_of_refresh_token(conn: Connection, token_hash: str) -> str | None:
+async def session_of_refresh_token(db: Executor, token_hash: str) -> str | None:
     """The session a refresh token was issued to, spent or not."""
-    session_id: str | None = await conn.fetchval(_SESSION_OF_TOKEN, token_hash)
+    session_id: str | None = await db.fetchval(_SESSION_OF_TOKEN, token_hash)
     return session_id
 
 
@@ -128,24 +128,24 @@ async def add_refresh_token(conn: Connection, *, session_id: str, token_hash: st
     await conn.execute(_TOUCH, session_id, now)
 
 
-async def revoke(conn: Connection, session_id: str, *, user_id: int | None = None) -> bool:
+async def revoke(db: Executor, session_id: str, *, user_id: int | None = None) -> bool:
     """End a session (and with it every access and refresh token it issued). False: it was
     not live, or not this user's."""
     if user_id is None:
-        row = await conn.fetchrow(_REVOKE_ANY, session_id, utcnow())
+        row = await db.fetchrow(_REVOKE_ANY, session_id, utcnow())
     else:
-        row = await conn.fetchrow(_REVOKE_OWN, session_id, utcnow(), user_id)
+        row = await db.fetchrow(_REVOKE_OWN, session_id, utcnow(), user_id)
     return row is not None
 
 
-async def revoke_all(conn: Connection, *, user_id: int) -> None:
-    await conn.execute(_REVOKE_ALL, user_id, utcnow())
+async def revoke_all(db: Executor, *, user_id: int) -> None:
+    await db.execute(_REVOKE_ALL, user_id, utcnow())
 
 
-async def revoke_all_but(conn: Connection, *, user_id: int, keep: str) -> None:
-    await conn.execute(_REVOKE_OTHERS, user_id, keep, utcnow())
+async def revoke_all_but(db: Executor, *, user_id: int, keep: str) -> None:
+    await db.execute(_REVOKE_OTHERS, user_id, keep, utcnow())
 
 
-async def list_live(conn: Connection, *, user_id: int, idle_since: datetime) -> list[AuthSession]:
-    rows = await conn.fetch(_LIVE, user_id, utcnow(), idle_since)
+async def list_live(db: Executor, *, user_id: int, idle_since: datetime) -> list[AuthSession]:
+    rows = await db.fetch(_LIVE, user_id, utcnow(), idle_since)
     return [AuthSession(*row) for row in rows]

@@ -149,11 +149,23 @@ class SqliteDatabase(Database):
             _raise(exc)
         return SqliteConnection(raw)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
+    def _shared(self) -> SqliteConnection:
         if self._connection is None:
             self._connection = self._open()
-        yield self._connection
+        return self._connection
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        yield self._shared()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return await self._shared().fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        return await self._shared().fetchrow(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        await self._shared().execute(sql, *args)
 
     async def close(self) -> None:
         if self._connection is not None:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.database import Connection, columns
+from models.database import Executor, columns
 from models.errors import ConstraintViolation, EmailTaken
 from models.types import utcnow
 
@@ -42,59 +42,59 @@ _CHANGE_EMAIL = (
 )
 
 
-async def get_by_email(conn: Connection, email: str) -> User | None:
-    row = await conn.fetchrow(_BY_EMAIL, email)
+async def get_by_email(db: Executor, email: str) -> User | None:
+    row = await db.fetchrow(_BY_EMAIL, email)
     return None if row is None else User(*row)
 
 
 async def create(
-    conn: Connection, *, email: str, hashed_password: str, full_name: str | None = None
+    db: Executor, *, email: str, hashed_password: str, full_name: str | None = None
 ) -> User:
     try:
-        row = await conn.fetchrow(_INSERT, email, full_name, hashed_password, utcnow())
+        row = await db.fetchrow(_INSERT, email, full_name, hashed_password, utcnow())
     except ConstraintViolation as exc:  # the unique index on email, on every worker and host
         raise EmailTaken(email) from exc
     assert row is not None
     return User(*row)
 
 
-async def get(conn: Connection, user_id: int) -> User | None:
-    row = await conn.fetchrow(_BY_ID, user_id)
+async def get(db: Executor, user_id: int) -> User | None:
+    row = await db.fetchrow(_BY_ID, user_id)
     return None if row is None else User(*row)
 
 
-async def update_profile(conn: Connection, user_id: int, changes: dict[str, str | None]) -> User:
+async def update_profile(db: Executor, user_id: int, changes: dict[str, str | None]) -> User:
     """Set the given profile fields (a subset of PROFILE_FIELDS)."""
     names = [name for name in PROFILE_FIELDS if name in changes]
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(names, start=2))
     sql = f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {USER_COLUMNS}"
-    row = await conn.fetchrow(sql, user_id, *(changes[name] for name in names))
+    row = await db.fetchrow(sql, user_id, *(changes[name] for name in names))
     assert row is not None
     return User(*row)
 
 
-async def change_email(conn: Connection, user_id: int, email: str) -> User:
+async def change_email(db: Executor, user_id: int, email: str) -> User:
     """A new address, unverified until its owner follows the link sent to it."""
     try:
-        row = await conn.fetchrow(_CHANGE_EMAIL, user_id, email)
+        row = await db.fetchrow(_CHANGE_EMAIL, user_id, email)
     except ConstraintViolation as exc:
         raise EmailTaken(email) from exc
     assert row is not None
     return User(*row)
 
 
-async def mark_email_verified(conn: Connection, user_id: int, email: str) -> bool:
+async def mark_email_verified(db: Executor, user_id: int, email: str) -> bool:
     """False if the account's address is no longer the one that was verified."""
-    return await conn.fetchrow(_VERIFY, user_id, email) is not None
+    return await db.fetchrow(_VERIFY, user_id, email) is not None
 
 
-async def set_password_hash(conn: Connection, user_id: int, hashed_password: str) -> None:
-    await conn.execute(_SET_PASSWORD, user_id, hashed_password)
+async def set_password_hash(db: Executor, user_id: int, hashed_password: str) -> None:
+    await db.execute(_SET_PASSWORD, user_id, hashed_password)
 
 
 async def replace_password_hash(
-    conn: Connection, user_id: int, hashed_password: str, *, expected: str
+    db: Executor, user_id: int, hashed_password: str, *, expected: str
 ) -> bool:
     """Set a new hash only if the stored one is still `expected`."""
-    row = await conn.fetchrow(_REPLACE_PASSWORD, user_id, hashed_password, expected)
+    row = await db.fetchrow(_REPLACE_PASSWORD, user_id, hashed_password, expected)
     return row is not None

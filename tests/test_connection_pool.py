@@ -112,6 +112,34 @@ def test_a_statement_past_its_timeout_is_an_outage_and_its_connection_is_dropped
     run_with_postgres(postgres_server, check)
 
 
+def test_a_statement_on_the_database_gives_its_connection_back(
+    postgres_server: PostgresServer | None,
+) -> None:
+    async def check(server: PostgresServer) -> None:
+        database = database_for(server, pool_timeout=0.2)
+        first = await database.fetchval("SELECT pg_backend_pid()")
+        assert await database.fetchval("SELECT pg_backend_pid()") == first
+        async with database.connection() as conn:  # the one pooled connection is free
+            assert await conn.fetchval("SELECT pg_backend_pid()") == first
+        await database.close()
+
+    run_with_postgres(postgres_server, check)
+
+
+def test_a_statement_on_the_database_past_its_timeout_drops_its_connection(
+    postgres_server: PostgresServer | None,
+) -> None:
+    async def check(server: PostgresServer) -> None:
+        database = database_for(server, statement_timeout=0.2)
+        first = await database.fetchval("SELECT pg_backend_pid()")
+        with pytest.raises(DatabaseUnavailable):
+            await database.execute("SELECT pg_sleep(10)")
+        assert await database.fetchval("SELECT pg_backend_pid()") != first
+        await database.close()
+
+    run_with_postgres(postgres_server, check)
+
+
 def test_a_connection_past_its_lifetime_is_replaced_without_an_error(
     postgres_server: PostgresServer | None,
 ) -> None:
@@ -168,6 +196,31 @@ def test_a_connection_cancelled_mid_query_is_closed_not_reused(
         await database.close()
         await operator.close()
         assert pid != pids[0]
+
+    run_with_postgres(postgres_server, check)
+
+
+def test_a_statement_on_the_database_cancelled_mid_query_drops_its_connection(
+    postgres_server: PostgresServer | None,
+) -> None:
+    async def check(server: PostgresServer) -> None:
+        database = database_for(server)
+        first = await database.fetchval("SELECT pg_backend_pid()")
+        operator = await asyncpg.connect(server.url)
+
+        async def sleeping() -> bool:
+            sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
+            return await operator.fetchval(sql, first) == 1
+
+        task = asyncio.create_task(database.execute("SELECT pg_sleep(30)"))
+        await eventually(sleeping, "the slow query to start on the pooled connection")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        second = await database.fetchval("SELECT pg_backend_pid()")
+        await database.close()
+        await operator.close()
+        assert second != first
 
     run_with_postgres(postgres_server, check)
 

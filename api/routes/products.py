@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
 from auth.deps import ProductReader, ProductWriter
 from models import products
-from models.deps import ConnectionDep
+from models.deps import DatabaseDep
 from models.schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
 
 router = APIRouter(
@@ -24,20 +24,20 @@ def not_found() -> HTTPException:
 @router.get("", response_model=ProductPage)
 async def list_products(
     user: ProductReader,
-    conn: ConnectionDep,
+    db: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> ProductPage:
-    found = await products.page(conn, owner_id=user.id, limit=limit, offset=offset)
+    found = await products.page(db, owner_id=user.id, limit=limit, offset=offset)
     return ProductPage.of(found.items, total=found.total, limit=limit, offset=offset)
 
 
 @router.post("", response_model=ProductPublic, status_code=status.HTTP_201_CREATED)
 async def create_product(
-    body: ProductCreate, user: ProductWriter, conn: ConnectionDep, response: Response
+    body: ProductCreate, user: ProductWriter, db: DatabaseDep, response: Response
 ) -> ProductPublic:
     product = await products.create(
-        conn,
+        db,
         owner_id=user.id,
         name=body.name,
         price_cents=body.price_cents,
@@ -49,9 +49,9 @@ async def create_product(
 
 @router.get("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
 async def read_product(
-    product_id: ProductId, user: ProductReader, conn: ConnectionDep
+    product_id: ProductId, user: ProductReader, db: DatabaseDep
 ) -> ProductPublic:
-    product = await products.get(conn, owner_id=user.id, product_id=product_id)
+    product = await products.get(db, owner_id=user.id, product_id=product_id)
     if product is None:
         raise not_found()
     return ProductPublic.of(product)
@@ -59,10 +59,10 @@ async def read_product(
 
 @router.patch("/{product_id}", response_model=ProductPublic, responses=NOT_FOUND)
 async def update_product(
-    product_id: ProductId, body: ProductUpdate, user: ProductWriter, conn: ConnectionDep
+    product_id: ProductId, body: ProductUpdate, user: ProductWriter, db: DatabaseDep
 ) -> ProductPublic:
     product = await products.update(
-        conn, owner_id=user.id, product_id=product_id, changes=body.changes()
+        db, owner_id=user.id, product_id=product_id, changes=body.changes()
     )
     if product is None:
         raise not_found()
@@ -75,6 +75,6 @@ async def update_product(
     response_class=Response,
     responses=NOT_FOUND,
 )
-async def delete_product(product_id: ProductId, user: ProductWriter, conn: ConnectionDep) -> None:
-    if not await products.delete(conn, owner_id=user.id, product_id=product_id):
+async def delete_product(product_id: ProductId, user: ProductWriter, db: DatabaseDep) -> None:
+    if not await products.delete(db, owner_id=user.id, product_id=product_id):
         raise not_found()

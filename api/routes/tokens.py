@@ -11,7 +11,7 @@ from auth import personal_tokens
 from auth.deps import AccountOwner
 from models import access_tokens
 from models.access_tokens import AccessToken
-from models.deps import ConnectionDep, DatabaseDep
+from models.deps import DatabaseDep
 from models.schemas import ErrorBody, StrictInput
 
 router = APIRouter(
@@ -92,15 +92,15 @@ async def create_token(body: TokenCreate, login: AccountOwner, db: DatabaseDep) 
 
 
 @router.get("", response_model=list[TokenPublic])
-async def list_tokens(login: AccountOwner, conn: ConnectionDep) -> list[TokenPublic]:
+async def list_tokens(login: AccountOwner, db: DatabaseDep) -> list[TokenPublic]:
     """Live tokens (not revoked, not expired), with their last use to the minute."""
-    return [TokenPublic.of(row) for row in await access_tokens.list_live(conn, login.user.id)]
+    return [TokenPublic.of(row) for row in await access_tokens.list_live(db, login.user.id)]
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def revoke_token(
-    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], login: AccountOwner, conn: ConnectionDep
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], login: AccountOwner, db: DatabaseDep
 ) -> None:
     """Revoke a token: every worker refuses it from the next request on."""
-    if not await access_tokens.revoke(conn, token_id=token_id, user_id=login.user.id):
+    if not await access_tokens.revoke(db, token_id=token_id, user_id=login.user.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Token not found.")

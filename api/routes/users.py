@@ -7,7 +7,7 @@ from auth import accounts
 from auth.config import AuthConfigDep
 from auth.deps import AccountOwner, CurrentUser
 from models import sessions
-from models.deps import ConnectionDep, DatabaseDep
+from models.deps import DatabaseDep
 from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
 
@@ -54,10 +54,10 @@ async def change_my_password(
 
 @router.get("/me/sessions", response_model=list[SessionPublic], responses=FORBIDDEN)
 async def list_my_sessions(
-    principal: AccountOwner, conn: ConnectionDep, auth: AuthConfigDep
+    principal: AccountOwner, db: DatabaseDep, auth: AuthConfigDep
 ) -> list[SessionPublic]:
     idle_since = utcnow() - auth.session_idle_timeout
-    live = await sessions.list_live(conn, user_id=principal.user.id, idle_since=idle_since)
+    live = await sessions.list_live(db, user_id=principal.user.id, idle_since=idle_since)
     return [SessionPublic.of(s, current_id=principal.session.id) for s in live]
 
 
@@ -67,7 +67,7 @@ async def list_my_sessions(
     responses={**FORBIDDEN, **NOT_FOUND},
 )
 async def end_my_session(
-    session_id: Annotated[str, Path(max_length=64)], principal: AccountOwner, conn: ConnectionDep
+    session_id: Annotated[str, Path(max_length=64)], principal: AccountOwner, db: DatabaseDep
 ) -> None:
-    if not await sessions.revoke(conn, session_id, user_id=principal.user.id):
+    if not await sessions.revoke(db, session_id, user_id=principal.user.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Session not found.")
