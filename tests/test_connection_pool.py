@@ -210,7 +210,7 @@ def test_a_statement_on_the_database_cancelled_mid_query_drops_its_connection(
 
         async def sleeping() -> bool:
             sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
-            return await operator.fetchval(sql, first) == 1
+            return bool(await operator.fetchval(sql, first) == 1)
 
         task = asyncio.create_task(database.execute("SELECT pg_sleep(30)"))
         await eventually(sleeping, "the slow query to start on the pooled connection")
