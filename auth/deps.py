@@ -8,18 +8,18 @@ is seen at once, by every worker.
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Security, status
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from auth import personal_tokens
-from auth.config import AuthConfig, AuthConfigDep
+from auth.config import AuthConfig
 from auth.scopes import SCOPES
 from auth.sessions import session_problem
 from auth.tokens import InvalidTokenError
 from models import access_tokens, sessions
 from models.access_tokens import AccessToken
 from models.database import Database
-from models.deps import DatabaseDep
+from models.deps import provided
 from models.sessions import AuthSession
 from models.types import utcnow
 from models.users import User
@@ -122,11 +122,13 @@ async def _by_personal_token(db: Database, token: str) -> Principal:
     return Principal(user, frozenset(access_token.scope.split()), access_token=access_token)
 
 
-# Both dependencies below call this function rather than depend on it: a dependency layer of
-# its own cost every authenticated request more than 5 % (bench/README.md).
+# The two dependencies below share this function, which reads the database and the settings
+# straight from the app: as a dependency of its own, with those two as its dependencies, it
+# cost every authenticated request more than 5 % of its CPU (bench/README.md).
 async def _principal(
-    security_scopes: SecurityScopes, token: str | None, db: Database, auth: AuthConfig
+    security_scopes: SecurityScopes, token: str | None, request: Request
 ) -> Principal:
+    db, auth = provided(request.app, Database), provided(request.app, AuthConfig)
     if not token:
         raise unauthorized(
             "Not authenticated: send 'Authorization: Bearer <token>'.", token_sent=False
@@ -142,15 +144,13 @@ async def _principal(
 
 
 async def get_current_user(
-    security_scopes: SecurityScopes, token: BearerToken, db: DatabaseDep, auth: AuthConfigDep
+    security_scopes: SecurityScopes, token: BearerToken, request: Request
 ) -> User:
-    return (await _principal(security_scopes, token, db, auth)).user
+    return (await _principal(security_scopes, token, request)).user
 
 
-async def get_login(
-    security_scopes: SecurityScopes, token: BearerToken, db: DatabaseDep, auth: AuthConfigDep
-) -> Login:
-    principal = await _principal(security_scopes, token, db, auth)
+async def get_login(security_scopes: SecurityScopes, token: BearerToken, request: Request) -> Login:
+    principal = await _principal(security_scopes, token, request)
     # Only a password login is ever granted the account scope; personal tokens never are.
     assert principal.session is not None
     return Login(principal.user, principal.session)
