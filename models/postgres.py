@@ -9,9 +9,9 @@ dropped, a broken constraint is `ConstraintViolation`.
 """
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any, NoReturn, TypeVar, cast
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, NoReturn, cast
 
 import asyncpg
 from sqlalchemy.engine import URL
@@ -19,8 +19,6 @@ from sqlalchemy.engine import URL
 from models.database import Connection, Database, DatabaseOptions, Row
 from models.errors import ConstraintViolation, DatabaseUnavailable
 from models.pool import ConnectionPool
-
-T = TypeVar("T")
 
 # The server answered, but not with a result: it cancelled the statement at its timeout, or
 # turned the connection away (too many connections). The connection is dropped; the server lives.
@@ -120,55 +118,43 @@ class PostgresDatabase(Database):
             },
         )
 
-    async def _checkout(self) -> PostgresConnection:
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
+        return _Checkout(self.pool)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with _Checkout(self.pool) as conn:
+            return await conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with _Checkout(self.pool) as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        async with _Checkout(self.pool) as conn:
+            await conn.execute(sql, *args)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class _Checkout:
+    """A pooled connection for the length of a block. A class rather than an
+    `@asynccontextmanager` generator: every statement goes through it, and the generator cost
+    more (bench/README.md)."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    async def __aenter__(self) -> PostgresConnection:
         try:
             raw = await self.pool.acquire()
         except (*_LOST, *_REFUSALS) as exc:
             raise DatabaseUnavailable(f"PostgreSQL: {type(exc).__name__}") from exc
-        return PostgresConnection(raw, self.pool.mark_down)
+        self.conn = PostgresConnection(raw, self.pool.mark_down)
+        return self.conn
 
-    def _give_back(self, conn: PostgresConnection, *, finished: bool) -> None:
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
         # Broken, or cancelled mid-query (it may still owe us a reply): never reused. A refused
         # statement or an error in the caller's code leaves it usable.
-        self.pool.release(conn.raw, reusable=finished and not conn.broken)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
-        conn = await self._checkout()
-        finished = False
-        try:
-            yield conn
-            finished = True
-        except Exception:
-            finished = True
-            raise
-        finally:
-            self._give_back(conn, finished=finished)
-
-    # One statement on a pooled connection, written out rather than through `connection()`:
-    # these are on every request's path, and the context manager cost a tenth of a read's
-    # CPU (bench/README.md).
-    async def _run(self, statement: Callable[[PostgresConnection], Awaitable[T]]) -> T:
-        conn = await self._checkout()
-        finished = False
-        try:
-            result = await statement(conn)
-            finished = True
-        except Exception:
-            finished = True
-            raise
-        finally:
-            self._give_back(conn, finished=finished)
-        return result
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._run(lambda conn: conn.fetch(sql, *args))
-
-    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self._run(lambda conn: conn.fetchrow(sql, *args))
-
-    async def execute(self, sql: str, *args: Any) -> None:
-        await self._run(lambda conn: conn.execute(sql, *args))
-
-    async def close(self) -> None:
-        await self.pool.close()
+        finished = kind is None or issubclass(kind, Exception)
+        self.pool.release(self.conn.raw, reusable=finished and not self.conn.broken)

@@ -97,15 +97,30 @@ def test_no_free_connection_in_time_is_an_outage(postgres_server: PostgresServer
     run_with_postgres(postgres_server, check)
 
 
+async def sleep_on_a_connection(database: PostgresDatabase, seconds: float) -> None:
+    async with database.connection() as conn:
+        await conn.execute("SELECT pg_sleep($1)", seconds)
+
+
+async def sleep_on_the_database(database: PostgresDatabase, seconds: float) -> None:
+    await database.execute("SELECT pg_sleep($1)", seconds)
+
+
+SlowQuery = Callable[[PostgresDatabase, float], Coroutine[Any, Any, None]]
+ON_A_CONNECTION_OR_THE_DATABASE = pytest.mark.parametrize(
+    "slow_query", [sleep_on_a_connection, sleep_on_the_database]
+)
+
+
+@ON_A_CONNECTION_OR_THE_DATABASE
 def test_a_statement_past_its_timeout_is_an_outage_and_its_connection_is_dropped(
-    postgres_server: PostgresServer | None,
+    postgres_server: PostgresServer | None, slow_query: SlowQuery
 ) -> None:
     async def check(server: PostgresServer) -> None:
         database = database_for(server, statement_timeout=0.2)
-        async with database.connection() as conn:
-            first = await conn.fetchval("SELECT pg_backend_pid()")
-            with pytest.raises(DatabaseUnavailable):
-                await conn.execute("SELECT pg_sleep(10)")
+        first = await backend_pid(database)  # the pool's one connection, which the query takes
+        with pytest.raises(DatabaseUnavailable):
+            await slow_query(database, 10)
         assert await backend_pid(database) != first
         await database.close()
 
@@ -121,20 +136,6 @@ def test_a_statement_on_the_database_gives_its_connection_back(
         assert await database.fetchval("SELECT pg_backend_pid()") == first
         async with database.connection() as conn:  # the one pooled connection is free
             assert await conn.fetchval("SELECT pg_backend_pid()") == first
-        await database.close()
-
-    run_with_postgres(postgres_server, check)
-
-
-def test_a_statement_on_the_database_past_its_timeout_drops_its_connection(
-    postgres_server: PostgresServer | None,
-) -> None:
-    async def check(server: PostgresServer) -> None:
-        database = database_for(server, statement_timeout=0.2)
-        first = await database.fetchval("SELECT pg_backend_pid()")
-        with pytest.raises(DatabaseUnavailable):
-            await database.execute("SELECT pg_sleep(10)")
-        assert await database.fetchval("SELECT pg_backend_pid()") != first
         await database.close()
 
     run_with_postgres(postgres_server, check)
@@ -170,59 +171,28 @@ def test_a_connection_idle_too_long_is_replaced_without_an_error(
     run_with_postgres(postgres_server, check)
 
 
+@ON_A_CONNECTION_OR_THE_DATABASE
 def test_a_connection_cancelled_mid_query_is_closed_not_reused(
-    postgres_server: PostgresServer | None,
+    postgres_server: PostgresServer | None, slow_query: SlowQuery
 ) -> None:
     async def check(server: PostgresServer) -> None:
         database = database_for(server)
-        pids: list[int] = []
-        operator = await asyncpg.connect(server.url)
-
-        async def slow_query() -> None:
-            async with database.connection() as conn:
-                pids.append(await conn.fetchval("SELECT pg_backend_pid()"))
-                await conn.execute("SELECT pg_sleep(30)")
-
-        async def sleeping() -> bool:
-            sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
-            return bool(pids) and await operator.fetchval(sql, pids[0]) == 1
-
-        task = asyncio.create_task(slow_query())
-        await eventually(sleeping, "the slow query to start")
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        pid = await backend_pid(database)
-        await database.close()
-        await operator.close()
-        assert pid != pids[0]
-
-    run_with_postgres(postgres_server, check)
-
-
-def test_a_statement_on_the_database_cancelled_mid_query_drops_its_connection(
-    postgres_server: PostgresServer | None,
-) -> None:
-    async def check(server: PostgresServer) -> None:
-        database = database_for(server)
-        first = await database.fetchval("SELECT pg_backend_pid()")
+        first = await backend_pid(database)  # the pool's one connection, which the query takes
         operator = await asyncpg.connect(server.url)
 
         async def sleeping() -> bool:
             sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
             return bool(await operator.fetchval(sql, first) == 1)
 
-        task = asyncio.create_task(database.execute("SELECT pg_sleep(30)"))
-        await eventually(sleeping, "the slow query to start on the pooled connection")
+        task = asyncio.create_task(slow_query(database, 30))
+        await eventually(sleeping, "the slow query to start")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        second = await database.fetchval("SELECT pg_backend_pid()")
+        second = await backend_pid(database)
         await database.close()
         await operator.close()
         assert second != first
-
-    run_with_postgres(postgres_server, check)
 
 
 def test_a_connection_the_server_closed_is_replaced(

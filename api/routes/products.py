@@ -6,7 +6,7 @@ from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
 from auth.deps import ProductReader, ProductWriter
 from models import products
 from models.deps import DatabaseDep
-from models.schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
+from models.product_schemas import ProductCreate, ProductPage, ProductPublic, ProductUpdate
 
 router = APIRouter(
     prefix="/products", tags=["products"], responses={**UNAUTHORIZED, **FORBIDDEN, **BODY_ERRORS}
