@@ -8,7 +8,7 @@ from models.types import utcnow
 from models.users import User
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccessToken:
     id: int
     user_id: int

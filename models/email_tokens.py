@@ -10,7 +10,7 @@ from models.types import utcnow
 Purpose = Literal["password_reset", "email_verify"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EmailToken:
     token_hash: str
     user_id: int

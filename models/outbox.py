@@ -24,7 +24,7 @@ class Mail:
     link_nonce: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutboxMessage:
     id: int
     recipient: str

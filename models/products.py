@@ -8,7 +8,7 @@ from models.database import Executor, columns
 from models.types import utcnow
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Product:
     id: int
     owner_id: int

@@ -8,7 +8,7 @@ from models.types import utcnow
 from models.users import User
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AuthSession:
     """One login. Access tokens carry its id (`sid`); revoking the row revokes them all."""
 
@@ -101,7 +101,7 @@ async def spend_refresh_token(db: Executor, token_hash: str) -> str | None:
     return session_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RefreshTokenUse:
     """A refresh token seen before: its session, when it was spent, and whether it is the
     session's most recently spent one."""

@@ -8,7 +8,7 @@ from models.errors import ConstraintViolation, EmailTaken
 from models.types import utcnow
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class User:
     id: int
     email: str
