@@ -97,16 +97,19 @@ def test_no_free_connection_in_time_is_an_outage(postgres_server: PostgresServer
     run_with_postgres(postgres_server, check)
 
 
-async def sleep_on_a_connection(database: PostgresDatabase, seconds: float) -> None:
+SLEEP = "SELECT pg_sleep(30)"  # longer than any test waits: it ends by timeout or cancellation
+
+
+async def sleep_on_a_connection(database: PostgresDatabase) -> None:
     async with database.connection() as conn:
-        await conn.execute("SELECT pg_sleep($1)", seconds)
+        await conn.execute(SLEEP)
 
 
-async def sleep_on_the_database(database: PostgresDatabase, seconds: float) -> None:
-    await database.execute("SELECT pg_sleep($1)", seconds)
+async def sleep_on_the_database(database: PostgresDatabase) -> None:
+    await database.execute(SLEEP)
 
 
-SlowQuery = Callable[[PostgresDatabase, float], Coroutine[Any, Any, None]]
+SlowQuery = Callable[[PostgresDatabase], Coroutine[Any, Any, None]]
 ON_A_CONNECTION_OR_THE_DATABASE = pytest.mark.parametrize(
     "slow_query", [sleep_on_a_connection, sleep_on_the_database]
 )
@@ -120,7 +123,7 @@ def test_a_statement_past_its_timeout_is_an_outage_and_its_connection_is_dropped
         database = database_for(server, statement_timeout=0.2)
         first = await backend_pid(database)  # the pool's one connection, which the query takes
         with pytest.raises(DatabaseUnavailable):
-            await slow_query(database, 10)
+            await slow_query(database)
         assert await backend_pid(database) != first
         await database.close()
 
@@ -184,7 +187,7 @@ def test_a_connection_cancelled_mid_query_is_closed_not_reused(
             sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep%'"
             return bool(await operator.fetchval(sql, first) == 1)
 
-        task = asyncio.create_task(slow_query(database, 30))
+        task = asyncio.create_task(slow_query(database))
         await eventually(sleeping, "the slow query to start")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -193,6 +196,8 @@ def test_a_connection_cancelled_mid_query_is_closed_not_reused(
         await database.close()
         await operator.close()
         assert second != first
+
+    run_with_postgres(postgres_server, check)
 
 
 def test_a_connection_the_server_closed_is_replaced(
