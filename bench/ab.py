@@ -4,8 +4,8 @@ wrk's req/s on a shared machine swings by a quarter between runs, which hides a 
 each checkout runs in a process of its own that calls its app in process (ASGI messages, no HTTP;
 the database is real), and the processes take turns with short bursts of the same request, so
 both meet the same machine. Per route it prints each checkout's median CPU µs per request and the
-median of the paired ratios to the first checkout (an A/A run reads within 0.95-1.05 at 150
-rounds). Use it to choose between two designs; `bench/run.py` measures the targets.
+median of the paired ratios to the first checkout (three copies of one checkout read within
+0.95-1.06 at 100 rounds). Use it to choose between two designs; `bench/run.py` measures the targets.
 
     python bench/ab.py /tmp/before . --database postgres --rounds 150
 """
