@@ -5,7 +5,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.secret_key import load_or_create_secret
@@ -16,6 +23,31 @@ from models.connect import open_database
 from models.database import Database, DatabaseOptions
 
 SMTP_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
+# A key of 32 bytes with a handful of distinct characters ("aaaa...", spaces) is a placeholder,
+# not a secret; token_urlsafe(48) has about 45 distinct characters.
+MIN_KEY_DISTINCT_CHARACTERS = 16
+
+
+def _rate_limit(value: str) -> str:
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise ValueError(f"not a rate limit like '10/15 minutes': {value!r}") from exc
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
+
+
+def weak_key_problem(key: str) -> str | None:
+    """Why a signing key is too weak for production, or None."""
+    if len(key.encode()) < MIN_SECRET_BYTES:
+        return f"must be at least {MIN_SECRET_BYTES} bytes"
+    if not key.strip() or len(set(key)) < MIN_KEY_DISTINCT_CHARACTERS:
+        return (
+            f"must be random: it has fewer than {MIN_KEY_DISTINCT_CHARACTERS} distinct characters"
+        )
+    return None
 
 
 def _split_list(value: object) -> object:
@@ -51,6 +83,11 @@ class Settings(BaseSettings):
     CORS_ORIGINS: Annotated[list[str], NoDecode] = Field(default_factory=list)
     PASSWORD_HASH_ROUNDS: int = Field(default=12, ge=4, le=20)
     MAX_BODY_BYTES: int = Field(default=1024 * 1024, ge=1024)
+    # A request body must arrive in full within this time (408 otherwise), before the request
+    # takes one of the worker's concurrency slots.
+    REQUEST_BODY_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=300)
+    # All request headers together (names and values); more gets 431.
+    MAX_HEADER_BYTES: int = Field(default=16 * 1024, ge=4096)
     DB_POOL_SIZE: int = Field(default=10, ge=1)
     # PostgreSQL only: added to DB_POOL_SIZE (one pool, connections kept). SQLite uses one
     # connection per worker process.
@@ -62,13 +99,15 @@ class Settings(BaseSettings):
     DB_POOL_MAX_IDLE_SECONDS: float = Field(default=300, gt=0)
     SQLITE_SYNCHRONOUS: Literal["FULL", "NORMAL"] = "FULL"
     REDIS_URL: str | None = None
-    LOGIN_FAILURE_LIMIT_PER_ACCOUNT: str = "10/15 minutes"
-    LOGIN_FAILURE_LIMIT_PER_ADDRESS: str = "100/15 minutes"
-    REGISTRATION_LIMIT_PER_ADDRESS: str = "20/hour"
-    REFRESH_LIMIT_PER_ADDRESS: str = "120/minute"
-    PASSWORD_RESET_LIMIT_PER_ACCOUNT: str = "5/hour"  # noqa: S105 (a rate, not a password)
-    PASSWORD_RESET_LIMIT_PER_ADDRESS: str = "20/hour"  # noqa: S105
-    VERIFICATION_MAIL_LIMIT_PER_ACCOUNT: str = "5/hour"
+    LOGIN_FAILURE_LIMIT_PER_ACCOUNT: RateLimit = "10/15 minutes"
+    LOGIN_FAILURE_LIMIT_PER_ADDRESS: RateLimit = "100/15 minutes"
+    REGISTRATION_LIMIT_PER_ADDRESS: RateLimit = "20/hour"
+    REFRESH_LIMIT_PER_ADDRESS: RateLimit = "120/minute"
+    PASSWORD_RESET_LIMIT_PER_ACCOUNT: RateLimit = "5/hour"  # noqa: S105 (a rate, not a password)
+    PASSWORD_RESET_LIMIT_PER_ADDRESS: RateLimit = "20/hour"  # noqa: S105
+    VERIFICATION_MAIL_LIMIT_PER_ACCOUNT: RateLimit = "5/hour"
+    EMAIL_CHANGE_LIMIT_PER_ACCOUNT: RateLimit = "5/hour"
+    MAIL_LIMIT_PER_RECIPIENT: RateLimit = "5/hour"
     # Mail: through SMTP when SMTP_URL is set, else written as .eml files into MAIL_DIR.
     SMTP_URL: SecretStr | None = None
     SMTP_TIMEOUT_SECONDS: float = Field(default=10, gt=0)
@@ -97,23 +136,6 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For is believed (uvicorn's option).
     FORWARDED_ALLOW_IPS: str = ""
     LOG_LEVEL: str = "INFO"
-
-    @field_validator(
-        "LOGIN_FAILURE_LIMIT_PER_ACCOUNT",
-        "LOGIN_FAILURE_LIMIT_PER_ADDRESS",
-        "REGISTRATION_LIMIT_PER_ADDRESS",
-        "REFRESH_LIMIT_PER_ADDRESS",
-        "PASSWORD_RESET_LIMIT_PER_ACCOUNT",
-        "PASSWORD_RESET_LIMIT_PER_ADDRESS",
-        "VERIFICATION_MAIL_LIMIT_PER_ACCOUNT",
-    )
-    @classmethod
-    def _rate_limit(cls, value: str) -> str:
-        try:
-            parse(value)
-        except ValueError as exc:
-            raise ValueError(f"not a rate limit like '10/15 minutes': {value!r}") from exc
-        return value
 
     @field_validator("REDIS_URL")
     @classmethod
@@ -169,8 +191,12 @@ class Settings(BaseSettings):
             ("SECRET_KEY", self.SECRET_KEY),
             *(("PREVIOUS_SECRET_KEYS", k) for k in self.PREVIOUS_SECRET_KEYS),
         ):
-            if len(key.get_secret_value().encode()) < MIN_SECRET_BYTES:
-                raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes in production.")
+            problem = weak_key_problem(key.get_secret_value())
+            if problem is not None:
+                raise ValueError(
+                    f"{name} {problem} in production (e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                )
         if self.PASSWORD_HASH_ROUNDS < 12:
             raise ValueError("PASSWORD_HASH_ROUNDS must be at least 12 in production.")
         if self.SMTP_URL is None:
@@ -224,6 +250,8 @@ class Settings(BaseSettings):
             resets_per_account=self.PASSWORD_RESET_LIMIT_PER_ACCOUNT,
             resets_per_address=self.PASSWORD_RESET_LIMIT_PER_ADDRESS,
             verification_mails_per_account=self.VERIFICATION_MAIL_LIMIT_PER_ACCOUNT,
+            email_changes_per_account=self.EMAIL_CHANGE_LIMIT_PER_ACCOUNT,
+            mails_per_recipient=self.MAIL_LIMIT_PER_RECIPIENT,
         )
 
     @property

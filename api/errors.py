@@ -9,10 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.config import Settings
-from api.middleware import body_too_large
-from auth.errors import NO_STORE, InvalidLink, OAuthError
-from models.deps import provided
+from api.throttling import Throttled
+from auth.errors import NO_STORE, CredentialsChanged, InvalidLink, OAuthError, WrongPassword
 from models.errors import DatabaseUnavailable, EmailTaken
 from models.password_policy import PasswordRejected
 
@@ -68,10 +66,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == status.HTTP_400_BAD_REQUEST and _is_token_endpoint(request):
         # e.g. a form body that is not UTF-8: still an RFC 6749 answer at the token endpoint
         return oauth_error_response(OAuthError("invalid_request", str(exc.detail)))
-    if exc.status_code == status.HTTP_413_CONTENT_TOO_LARGE:
-        # A chunked body counted past the limit: the same words as a declared one gets.
-        limit = provided(request.app, Settings).MAX_BODY_BYTES
-        return JSONResponse({"detail": body_too_large(limit)}, status_code=exc.status_code)
     return await http_exception_handler(request, exc)
 
 
@@ -86,6 +80,29 @@ async def _invalid_link(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"detail": "This link has expired or was already used; ask for a new one."},
         status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+async def _throttled(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Throttled)
+    wait = exc.retry_after
+    return JSONResponse(
+        {"detail": f"Too many requests of this kind from here; try again in {wait} seconds."},
+        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+async def _wrong_password(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "The current password is wrong."}, status_code=status.HTTP_400_BAD_REQUEST
+    )
+
+
+async def _credentials_changed(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "The password was changed by another request meanwhile; log in again."},
+        status_code=status.HTTP_409_CONFLICT,
     )
 
 
@@ -113,5 +130,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(EmailTaken, _email_taken)
     app.add_exception_handler(InvalidLink, _invalid_link)
+    app.add_exception_handler(Throttled, _throttled)
+    app.add_exception_handler(WrongPassword, _wrong_password)
+    app.add_exception_handler(CredentialsChanged, _credentials_changed)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Cookie, Depends, Form, Header, Request, status
 
-from api.throttling import Throttle, account_key, address_key
+from api.throttling import Throttle, Throttled, address_key, password_rules
 from auth.config import AuthConfig
-from auth.errors import OAuthError, UnverifiedEmail
+from auth.errors import OAuthError
 from auth.sessions import IssuedTokens, login, refresh
 from models.database import Database
 from models.password_policy import PASSWORD_MAX_LENGTH
@@ -71,7 +71,8 @@ async def read_token_request(
 TokenForm = Annotated[TokenRequest, Depends(read_token_request)]
 
 
-def too_many(what: str, wait: int) -> OAuthError:
+def too_many(what: str, throttled: Throttled) -> OAuthError:
+    wait = throttled.retry_after
     return OAuthError(
         "slow_down",
         f"{what} from here; try again in {wait} seconds.",
@@ -90,16 +91,7 @@ async def password_grant(
         raise OAuthError(
             "invalid_request", f"password is longer than {PASSWORD_MAX_LENGTH} characters."
         )
-    limits = throttle.limits
-    per_account = (limits.login_failures_per_account, account_key(form.username))
-    per_address = (limits.login_failures_per_address, form.address)
-    # Checked before the password is: a throttled guess costs us no hash and tells nothing.
-    wait = max(
-        await throttle.retry_after(*per_account) or 0,
-        await throttle.retry_after(*per_address) or 0,
-    )
-    if wait:
-        raise too_many("Too many failed logins", wait)
+    rules = password_rules(throttle.limits, address=form.address, email=form.username)
     try:
         return await login(
             db,
@@ -108,12 +100,10 @@ async def password_grant(
             password=form.password,
             scope=form.scope,
             user_agent=form.user_agent,
+            guard=throttle.guess(*rules),
         )
-    except OAuthError as exc:
-        if exc.error == "invalid_grant" and not isinstance(exc, UnverifiedEmail):
-            await throttle.hit(*per_account)  # a failed guess (the unverified knew it)
-            await throttle.hit(*per_address)
-        raise
+    except Throttled as exc:
+        raise too_many("Too many failed logins", exc) from None
 
 
 async def refresh_grant(
@@ -121,11 +111,10 @@ async def refresh_grant(
 ) -> IssuedTokens:
     if not form.refresh_token:
         raise OAuthError("invalid_request", "refresh_token is required.")
-    limit = throttle.limits.refreshes_per_address
-    wait = await throttle.retry_after(limit, form.address)
-    if wait:
-        raise too_many("Too many refreshes", wait)
-    await throttle.hit(limit, form.address)
+    try:
+        await throttle.take((throttle.limits.refreshes_per_address, form.address))
+    except Throttled as exc:
+        raise too_many("Too many refreshes", exc) from None
     return await refresh(db, auth, refresh_token=form.refresh_token, scope=form.scope)
 
 

@@ -12,8 +12,8 @@ from api.drain import Drain
 from api.errors import install_error_handlers
 from api.mailer import BATCH, FileTransport, MailSender, SmtpTransport, Transport, running
 from api.middleware import (
+    CompleteRequestMiddleware,
     ConcurrencyLimitMiddleware,
-    DeclaredBodyLimitMiddleware,
     DrainMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         # The order the docs show, whatever the order routes are matched in.
         openapi_tags=OPENAPI_TAGS,
+        # Starlette's redirect to the other spelling builds its Location from the request's
+        # Host header; a path we do not serve is simply a 404.
+        redirect_slashes=False,
     )
     drain = Drain(settings.SHUTDOWN_DRAIN_SECONDS)
     provide(app, Drain, drain)
@@ -117,12 +120,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     provide(app, Throttle, Throttle(settings.throttle_limits, settings.REDIS_URL))
     install_error_handlers(app)
     # The last added is the outermost: security headers on every answer, CORS headers even on
-    # a 413 or a busy 503, and the declared-length check before anything reads the body.
-    app.add_middleware(DeclaredBodyLimitMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    # an early answer (431, 413, 408, a busy 503), and a request takes a concurrency slot only
+    # once it has fully arrived.
     app.add_middleware(
         ConcurrencyLimitMiddleware,
         limit=settings.MAX_CONCURRENT_REQUESTS,
         queue_seconds=settings.MAX_QUEUE_SECONDS,
+    )
+    app.add_middleware(
+        CompleteRequestMiddleware,
+        max_header_bytes=settings.MAX_HEADER_BYTES,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        body_timeout=settings.REQUEST_BODY_TIMEOUT_SECONDS,
     )
     if settings.CORS_ORIGINS:
         app.add_middleware(
@@ -136,14 +145,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(SecurityHeadersMiddleware)
-    # Per router, not per app: the app-level limit sits outside our middleware and answers a
-    # declared oversized body in plain text; here FastAPI raises a 413 our handlers render.
     # Starlette tries routes in order: the busiest first (no two paths overlap), so a product
     # read does not test two dozen account routes, and the docs' mounts last.
     for router in (products.router, users.router, tokens.router, auth.router, recovery.router):
-        app.include_router(router, max_body_size=settings.MAX_BODY_BYTES)
-    app.include_router(health.router, max_body_size=0)
-    app.include_router(keys.router, max_body_size=0)
+        app.include_router(router)
+    app.include_router(health.router)
+    app.include_router(keys.router)
     document_personal_tokens(app, PERSONAL_TOKEN_SCHEME, set(PRODUCT_SCOPES))
     install_docs(app)
     return app

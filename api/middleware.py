@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: load shedding, request body limit, security headers."""
+"""Pure ASGI middleware: complete requests only, load shedding, security headers."""
 
 import asyncio
 import json
@@ -97,26 +97,96 @@ class DrainMiddleware:
         await self.app(scope, receive, send_closing)
 
 
-class DeclaredBodyLimitMiddleware:
-    """413 with a JSON body for a declared Content-Length over the limit, before anything runs.
+# After an early answer the rest of the request is not worth reading: close the connection.
+CLOSE = [(b"connection", b"close")]
 
-    Bodies without a length (chunked) are counted by FastAPI's own `max_body_size` as they
-    arrive; its 413 goes through the app's JSON error handler. Starlette answers the declared
-    case itself in plain text, hence this.
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class CompleteRequestMiddleware:
+    """A request goes on to the app only once it has fully arrived: its headers within
+    `max_header_bytes` (431), its body within `max_body_bytes` (413) and within
+    `body_timeout` seconds (408).
+
+    Placed outside the concurrency limit, so a client that sends its body slowly holds a
+    connection but never one of the worker's slots. The body is read here, whole, and replayed
+    to the app. Requests without a body go straight through.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_header_bytes: int, max_body_bytes: int, body_timeout: float
+    ) -> None:
         self.app = app
-        self.limit = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    close = [(b"connection", b"close")]  # the unread body stays unread
-                    await _send_json(send, 413, body_too_large(self.limit), close)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header_bytes = 0
+        length: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if header_bytes > self.max_header_bytes:
+            detail = f"Request headers too large; the limit is {self.max_header_bytes} bytes."
+            await _send_json(send, 431, detail, CLOSE)
+            return
+        if not chunked:
+            if length is None or length == b"0":
+                await self.app(scope, receive, send)
+                return
+            if length.isdigit() and int(length) > self.max_body_bytes:
+                await _send_json(send, 413, body_too_large(self.max_body_bytes), CLOSE)
+                return
+
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await self._read_body(receive)
+        except TimeoutError:
+            detail = f"The request body took longer than {self.body_timeout:g} s to arrive."
+            await _send_json(send, 408, detail, CLOSE)
+            return
+        except _BodyTooLarge:
+            await _send_json(send, 413, body_too_large(self.max_body_bytes), CLOSE)
+            return
+        if body is None:
+            return  # the client went away: nobody to answer
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # the app may still wait for http.disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None if the client went away first."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
 class SecurityHeadersMiddleware:

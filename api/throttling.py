@@ -1,23 +1,25 @@
-"""Throttles for the token and registration endpoints (OWASP ASVS V2.2).
+"""Throttles for the routes that do work on a stranger's behalf (OWASP ASVS V2.2).
 
-Counters live in Redis when `REDIS_URL` is set, so every worker and host counts together, and
-in process memory otherwise. If Redis stops answering, counting falls back to this process
-(with a warning) for a few seconds at a time: logins keep working, never a 500.
+Every limit is counted *before* the work it guards, in one atomic step with its check, so a
+burst of parallel requests cannot all slip past one read of a counter. Counters live in Redis
+when `REDIS_URL` is set, so every worker and host counts together, and in process memory
+otherwise. If Redis stops answering, counting falls back to this process (with a warning) for
+a few seconds at a time: logins keep working, never a 500.
 """
 
 import hashlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 import anyio
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage, MovingWindowSupport, RedisStorage
 
 from models.deps import provided
 
@@ -27,6 +29,17 @@ T = TypeVar("T")
 REDIS_TIMEOUT_S = 0.5
 # After a Redis failure, don't pay its timeout on every request: retry it after this long.
 REDIS_RETRY_AFTER_S = 5.0
+# Right guesses remembered per key and window; far above any limit, so a real crowd behind one
+# address is never cut short of the guesses it got right.
+RIGHT_GUESSES_KEPT = 100_000
+
+
+class Throttled(Exception):
+    """A limit is spent: the client should come back after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"throttled for {retry_after} s")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,26 +51,39 @@ class ThrottleLimits:
     resets_per_account: RateLimitItem
     resets_per_address: RateLimitItem
     verification_mails_per_account: RateLimitItem
+    email_changes_per_account: RateLimitItem
+    mails_per_recipient: RateLimitItem
 
     @classmethod
     def parse(cls, **limits: str) -> "ThrottleLimits":
-        """From rate limits written like '10/15 minutes', by field name."""
-        return cls(**{name: parse(value) for name, value in limits.items()})
+        """From rate limits written like '10/15 minutes', by field name. Each limit counts in
+        a namespace of its own: two limits of the same rate on the same key are two counts."""
+        return cls(**{name: _named(parse(value), name) for name, value in limits.items()})
 
 
-def too_many_requests(wait: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS,
-        detail=f"Too many requests of this kind from here; try again in {wait} seconds.",
-        headers={"Retry-After": str(wait)},
-    )
+def _named(limit: RateLimitItem, name: str) -> RateLimitItem:
+    return type(limit)(limit.amount, limit.multiples, namespace=name)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def account_key(email: str) -> str:
     """For a normalised address (`schemas.normalise_email`). Unknown and real accounts are keyed
     alike, so a 429 says nothing about existence; hashed, so the shared store holds no e-mail
     addresses."""
-    return "account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+    return "account:" + _digest(email)
+
+
+def recipient_key(email: str) -> str:
+    """Mail sent to an address, whichever account asked for it."""
+    return "recipient:" + _digest(email)
+
+
+def user_key(user_id: int) -> str:
+    """An account by its id: what it asks for, whatever its address is now."""
+    return f"user:{user_id}"
 
 
 def address_key(request: Request) -> str:
@@ -66,23 +92,37 @@ def address_key(request: Request) -> str:
     return "address:" + (request.client.host if request.client else "unknown")
 
 
+Rule = tuple[RateLimitItem, str]
+
+
+def password_rules(limits: ThrottleLimits, *, address: str, email: str) -> tuple[Rule, Rule]:
+    """Every check of an account's password (a login, a current password confirming a change)
+    draws on one budget: a stolen access token is no better an oracle than the login form.
+    The address first: a throttled address costs the account it aims at nothing."""
+    return (
+        (limits.login_failures_per_address, address),
+        (limits.login_failures_per_account, account_key(email)),
+    )
+
+
 class Throttle:
+    """Moving windows (limits' `acquire_entry`), keyed by the limit and what it counts."""
+
     def __init__(self, limits: ThrottleLimits, redis_url: str | None = None) -> None:
         self.limits = limits
-        self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._shared: MovingWindowRateLimiter | None = None
+        self._local = MemoryStorage()
+        self._shared: RedisStorage | None = None
         self._shared_down_until = 0.0
         if redis_url:
-            storage = RedisStorage(
+            self._shared = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
                 wrap_exceptions=True,
                 socket_timeout=REDIS_TIMEOUT_S,
                 socket_connect_timeout=REDIS_TIMEOUT_S,
             )
-            self._shared = MovingWindowRateLimiter(storage)
 
-    async def _run(self, operation: Callable[[MovingWindowRateLimiter], Awaitable[T]]) -> T:
+    async def _run(self, operation: Callable[[MovingWindowSupport], Awaitable[T]]) -> T:
         if self._shared is not None and time.monotonic() >= self._shared_down_until:
             try:
                 with anyio.fail_after(2 * REDIS_TIMEOUT_S):
@@ -95,33 +135,59 @@ class Throttle:
                 )
         return await operation(self._local)
 
-    async def retry_after(self, limit: RateLimitItem, *keys: str) -> int | None:
-        """Seconds to wait if any of `keys` is over `limit`, else None. Counts nothing."""
+    async def take(self, *rules: Rule) -> None:
+        """Count one request against each rule, or raise `Throttled` if any is spent."""
+        await self._count_in([(limit, limit.key_for(key), limit.amount) for limit, key in rules])
 
-        async def check(limiter: MovingWindowRateLimiter) -> int | None:
-            waits = []
-            for key in keys:
-                if not await limiter.test(limit, key):
-                    stats = await limiter.get_window_stats(limit, key)
-                    waits.append(max(1, math.ceil(stats.reset_time - time.time())))
-            return max(waits) if waits else None
-
-        return await self._run(check)
-
-    async def admit(self, *rules: tuple[RateLimitItem, str]) -> None:
-        """Count one request against each (limit, key); raise a 429 first if any is spent."""
-        waits = [await self.retry_after(limit, key) or 0 for limit, key in rules]
-        if max(waits, default=0):
-            raise too_many_requests(max(waits))
+    @asynccontextmanager
+    async def guess(self, *rules: Rule) -> AsyncIterator[None]:
+        """A check of a secret (a password, a code) in the block, counted before it runs: at most
+        the limit's number of wrong guesses are ever checked in a window, however many arrive
+        at once. A block that raises (a wrong guess above all) keeps its count. One that
+        succeeds is remembered as a right guess, and each right guess in the window raises the
+        allowance by one: that gives its count back, so knowing the password never locks a
+        user out."""
+        windows = []
         for limit, key in rules:
-            await self.hit(limit, key)
+            # Reading the right guesses, then counting the try, can only be stricter than one
+            # atomic step: a right guess that lands in between is not yet allowed for.
+            right = await self._entries(limit.key_for(key, "right"), RIGHT_GUESSES_KEPT, limit)
+            windows.append((limit, limit.key_for(key, "tried"), limit.amount + right[1]))
+        await self._count_in(windows)
+        yield
+        for limit, key in rules:
+            await self._acquire(limit.key_for(key, "right"), RIGHT_GUESSES_KEPT, limit)
 
-    async def hit(self, limit: RateLimitItem, *keys: str) -> None:
-        async def count(limiter: MovingWindowRateLimiter) -> None:
-            for key in keys:
-                await limiter.hit(limit, key)
+    async def _count_in(self, windows: list[tuple[RateLimitItem, str, int]]) -> None:
+        """One entry in each (limit, key, allowance) window. A request refused by one costs the
+        others nothing, short of a race between the look and the count, which only counts
+        more; the count itself is atomic with its check."""
+        waits = []
+        for limit, key, allowance in windows:
+            oldest, entries = await self._entries(key, allowance, limit)
+            if entries >= allowance:
+                waits.append(_seconds_until(oldest + limit.get_expiry()))
+        if waits:
+            raise Throttled(max(waits))
+        for limit, key, allowance in windows:
+            if not await self._acquire(key, allowance, limit):
+                oldest, _ = await self._entries(key, allowance, limit)
+                raise Throttled(_seconds_until(oldest + limit.get_expiry()))
 
-        await self._run(count)
+    async def _acquire(self, key: str, allowance: int, limit: RateLimitItem) -> bool:
+        return await self._run(
+            lambda storage: storage.acquire_entry(key, allowance, limit.get_expiry())
+        )
+
+    async def _entries(self, key: str, allowance: int, limit: RateLimitItem) -> tuple[float, int]:
+        """(when the oldest entry still in the window was made, how many there are)."""
+        return await self._run(
+            lambda storage: storage.get_moving_window(key, allowance, limit.get_expiry())
+        )
+
+
+def _seconds_until(moment: float) -> int:
+    return max(1, math.ceil(moment - time.time()))
 
 
 async def get_throttle(request: Request) -> Throttle:

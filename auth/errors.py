@@ -29,6 +29,14 @@ class InvalidLink(Exception):
     """A link from a mail that is unknown, used, expired, or no longer matches the account."""
 
 
+class WrongPassword(Exception):
+    """The current password sent to confirm an account change is not the account's."""
+
+
+class CredentialsChanged(Exception):
+    """The password changed (a reset, another change) while this request was checking it."""
+
+
 class UnverifiedEmail(OAuthError):
     """The password was right, but the account must verify its address before logging in."""
 

@@ -35,8 +35,8 @@ def token_hash(token: str) -> str:
 
 
 def password_digest(hashed_password: str) -> str:
-    """What a reset token is bound to: any change of the stored hash (a new password by any
-    path) no longer matches, and the link dies."""
+    """What the release before bound a reset token to (the stored hash); still written for it
+    until every instance checks `password_version` instead."""
     return hashlib.sha256(b"stockroom-reset-binding:" + hashed_password.encode()).hexdigest()
 
 
@@ -49,6 +49,7 @@ async def issue(
     email: str,
     ttl: timedelta,
     password_digest: str | None = None,
+    password_version: int | None = None,
 ) -> str:
     """Record a new link's token (by hash); the nonce its mail carries to the sender."""
     nonce = new_nonce()
@@ -60,6 +61,7 @@ async def issue(
         email=email,
         expires_at=utcnow() + ttl,
         password_digest=password_digest,
+        password_version=password_version,
     )
     return nonce
 

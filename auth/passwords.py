@@ -1,9 +1,15 @@
 import secrets
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 import anyio.to_thread
 from passlib.context import CryptContext
 
+from auth.errors import WrongPassword
+
 DEFAULT_ROUNDS = 12
+# What a password check runs inside: the API's throttle counts the guess before it is checked.
+Guard = AbstractAsyncContextManager[None]
+UNGUARDED: Guard = nullcontext()
 
 
 class PasswordHasher:
@@ -45,3 +51,15 @@ class PasswordHasher:
             await anyio.to_thread.run_sync(self._verify_sync, password, self._dummy_hash)
             return False, None
         return await anyio.to_thread.run_sync(self._verify_sync, password, hashed)
+
+    async def check(
+        self, password: str, hashed: str | None, *, guard: Guard = UNGUARDED
+    ) -> str | None:
+        """Raise `WrongPassword` (inside `guard`, which sees it) unless the password matches
+        the hash; `None` stands for an account that does not exist. Returns a stronger hash of
+        the same password to store when the stored one is out of date."""
+        async with guard:
+            valid, new_hash = await self.verify(password, hashed)
+            if not valid:
+                raise WrongPassword()
+        return new_hash

@@ -1,16 +1,12 @@
 """A forgotten password: a link by mail, then a new password through it."""
 
-import hmac
-
 from auth import mail_tokens, messages
 from auth.config import AuthConfig
 from auth.errors import InvalidLink
 from models import access_tokens, email_tokens, outbox, sessions, users
 from models.database import Database
-from models.email_tokens import Purpose
+from models.email_tokens import RESET
 from models.password_policy import check_password
-
-RESET: Purpose = "password_reset"
 
 
 async def request_reset(db: Database, config: AuthConfig, email: str) -> None:
@@ -32,6 +28,7 @@ async def request_reset(db: Database, config: AuthConfig, email: str) -> None:
             email=user.email,
             ttl=links.reset_ttl,
             password_digest=mail_tokens.password_digest(user.hashed_password),
+            password_version=user.password_version,
         )
         minutes = round(links.reset_ttl.total_seconds() / 60)
         await outbox.enqueue(
@@ -49,9 +46,7 @@ async def confirm_reset(db: Database, config: AuthConfig, token: str, new_passwo
         or user is None
         or not user.is_active
         or found.email != user.email
-        or not hmac.compare_digest(
-            found.password_digest or "", mail_tokens.password_digest(user.hashed_password)
-        )
+        or found.password_version != user.password_version
     ):
         raise InvalidLink()
     check_password(new_password, email=user.email, field="new_password")
@@ -59,8 +54,8 @@ async def confirm_reset(db: Database, config: AuthConfig, token: str, new_passwo
     async with db.transaction() as conn:
         if not await email_tokens.use(conn, found.token_hash):
             raise InvalidLink()  # spent by a concurrent request
-        if not await users.replace_password_hash(
-            conn, user.id, new_hash, expected=user.hashed_password
+        if not await users.set_new_password(
+            conn, user.id, new_hash, password_version=user.password_version
         ):
             raise InvalidLink()  # the password changed meanwhile: the link died with it
         # Following the link proved the mailbox is theirs.

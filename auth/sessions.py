@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auth.config import AuthConfig
-from auth.errors import OAuthError, UnverifiedEmail, invalid_grant
+from auth.errors import OAuthError, UnverifiedEmail, WrongPassword, invalid_grant
+from auth.passwords import UNGUARDED, Guard
 from auth.scopes import SCOPES
 from auth.tokens import hash_refresh_token, new_refresh_token, new_session_id
 from models import sessions, users
@@ -79,21 +80,32 @@ async def login(
     password: str,
     scope: str | None,
     user_agent: str | None,
+    guard: Guard = UNGUARDED,
 ) -> IssuedTokens:
     scopes = parse_scope(scope)
     user = await users.get_by_email(db, email)  # no connection is held across the hash
-    valid, new_hash = await config.passwords.verify(
-        password, user.hashed_password if user is not None else None
-    )
-    if user is None or not valid or not user.is_active:
+    try:
+        new_hash = await config.passwords.check(
+            password, user.hashed_password if user is not None else None, guard=guard
+        )
+    except WrongPassword:
+        raise invalid_grant() from None
+    if user is None or not user.is_active:
         raise invalid_grant()
     if config.require_verified_email and not user.email_verified:
         raise UnverifiedEmail()  # only now: before the password, it would say who has an account
 
     refresh_token = new_refresh_token()
     async with db.transaction() as conn:
-        if new_hash is not None:
-            await users.set_password_hash(conn, user.id, new_hash)
+        # The password verified above must still be the account's as the session opens: a
+        # reset or change that came meanwhile wins, and its rehash is not written over it.
+        if not await users.confirm_password(
+            conn,
+            user.id,
+            new_hash or user.hashed_password,
+            password_version=user.password_version,
+        ):
+            raise invalid_grant()
         auth_session = await sessions.create(
             conn,
             session_id=new_session_id(),
@@ -123,18 +135,22 @@ async def _rotate(
 ) -> IssuedTokens | OAuthError:
     """One transaction. Returns the refusal to commit; raises the ones to roll back."""
     token_hash = hash_refresh_token(refresh_token)
-    session_id = await sessions.spend_refresh_token(conn, token_hash)
+    session_id = await sessions.session_of_refresh_token(conn, token_hash)
     if session_id is None:
-        seen = await sessions.refresh_token_use(conn, token_hash)
-        if seen is None:
-            raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
-        if not _within_grace(config, seen):
+        raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.")
+    await sessions.lock(conn, session_id)
+    if await sessions.spend_refresh_token(conn, token_hash) is None:
+        spent_at = await sessions.last_spent_at(conn, token_hash)
+        if spent_at is None or utcnow() - spent_at > config.refresh_reuse_grace:
             # Reuse of a spent token (RFC 9700 §4.14.2): someone holds a copy. End the family.
-            await sessions.revoke(conn, seen.session_id)
+            await sessions.revoke(conn, session_id)
             return OAuthError(
                 "invalid_grant", "This refresh token was already used; the session has been ended."
             )
-        session_id = seen.session_id  # a concurrent refresh (two tabs, a retry): both go on
+        # The session's last spent token, spent moments ago (a retry whose answer was lost, two
+        # tabs): a new pair replaces the live one, so the session still holds one chain, and
+        # whoever holds the replaced token is caught as reuse at its next refresh.
+        await sessions.spend_live_refresh_tokens(conn, session_id)
 
     found = await sessions.get_with_user(conn, session_id)
     assert found is not None  # the foreign key guarantees it
@@ -150,15 +166,6 @@ async def _rotate(
         conn, session_id=session_id, token_hash=hash_refresh_token(new_token)
     )
     return _issue(config, auth_session, scopes, new_token)
-
-
-def _within_grace(config: AuthConfig, seen: sessions.RefreshTokenUse) -> bool:
-    """The session's most recently spent token, presented again within the grace window."""
-    return (
-        seen.most_recently_spent
-        and seen.spent_at is not None
-        and utcnow() - seen.spent_at <= config.refresh_reuse_grace
-    )
 
 
 async def end_session_by_refresh_token(db: Database, refresh_token: str) -> None:

@@ -8,6 +8,8 @@ from models.database import Executor, columns
 from models.types import utcnow
 
 Purpose = Literal["password_reset", "email_verify"]
+RESET: Purpose = "password_reset"
+VERIFY: Purpose = "email_verify"
 
 
 @dataclass(slots=True)
@@ -20,11 +22,14 @@ class EmailToken:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None
+    password_version: int | None
 
 
 TOKEN_COLUMNS = columns(EmailToken)
 
-_INSERT = f"INSERT INTO email_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)"
+_INSERT = (
+    f"INSERT INTO email_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
+)
 _LIVE = (
     f"SELECT {TOKEN_COLUMNS} FROM email_tokens "
     "WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3"
@@ -48,9 +53,18 @@ async def create(
     email: str,
     expires_at: datetime,
     password_digest: str | None = None,
+    password_version: int | None = None,
 ) -> None:
     await db.execute(
-        _INSERT, token_hash, user_id, purpose, email, password_digest, utcnow(), expires_at
+        _INSERT,
+        token_hash,
+        user_id,
+        purpose,
+        email,
+        password_digest,
+        utcnow(),
+        expires_at,
+        password_version,
     )
 
 

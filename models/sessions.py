@@ -43,12 +43,15 @@ _SPEND = (
     "RETURNING session_id"
 )
 _SESSION_OF_TOKEN = "SELECT session_id FROM refresh_tokens WHERE token_hash = $1"
-# Compared in SQL: on SQLite an aggregate comes back as text, not as a datetime.
-_SPENT_TOKEN = (
-    "SELECT t.session_id, t.spent_at, t.spent_at = "
+# The last spent of its session? Compared in SQL: on SQLite an aggregate comes back as text.
+_SPENT = (
+    "SELECT t.spent_at, t.spent_at = "
     "(SELECT max(spent_at) FROM refresh_tokens WHERE session_id = t.session_id) "
-    "FROM refresh_tokens t WHERE t.token_hash = $1"
+    "FROM refresh_tokens t WHERE t.token_hash = $1 AND t.spent_at IS NOT NULL"
 )
+_SPEND_LIVE = "UPDATE refresh_tokens SET spent_at = $2 WHERE session_id = $1 AND spent_at IS NULL"
+# A write that changes nothing, for its row lock (SQLite's write lock is the whole database).
+_LOCK = "UPDATE auth_sessions SET last_used_at = last_used_at WHERE id = $1"
 _TOUCH = "UPDATE auth_sessions SET last_used_at = $2 WHERE id = $1"
 _REVOKE = "UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
 _REVOKE_OWN = _REVOKE + " AND user_id = $3 RETURNING id"
@@ -101,19 +104,20 @@ async def spend_refresh_token(db: Executor, token_hash: str) -> str | None:
     return session_id
 
 
-@dataclass(slots=True)
-class RefreshTokenUse:
-    """A refresh token seen before: its session, when it was spent, and whether it is the
-    session's most recently spent one."""
-
-    session_id: str
-    spent_at: datetime | None
-    most_recently_spent: bool
+async def last_spent_at(db: Executor, token_hash: str) -> datetime | None:
+    """When the token was spent, if it is the one its session spent last."""
+    row = await db.fetchrow(_SPENT, token_hash)
+    return row[0] if row is not None and row[1] else None
 
 
-async def refresh_token_use(db: Executor, token_hash: str) -> RefreshTokenUse | None:
-    row = await db.fetchrow(_SPENT_TOKEN, token_hash)
-    return None if row is None else RefreshTokenUse(row[0], row[1], bool(row[2]))
+async def spend_live_refresh_tokens(conn: Connection, session_id: str) -> None:
+    await conn.execute(_SPEND_LIVE, session_id, utcnow())
+
+
+async def lock(conn: Connection, session_id: str) -> None:
+    """Until the transaction ends, other writers of this session wait: refreshes of one session
+    take turns, so it never holds more than one live refresh token."""
+    await conn.execute(_LOCK, session_id)
 
 
 async def session_of_refresh_token(db: Executor, token_hash: str) -> str | None:

@@ -27,6 +27,11 @@ class UserTable(SQLModel, table=True):
     email_verified: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
+    # Raised by every new password (a reset, a change), not by a login's rehash of the same one:
+    # what racing writers compare-and-set, and what a reset link is bound to.
+    password_version: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
 
 class AuthSessionTable(SQLModel, table=True):
@@ -87,8 +92,8 @@ class EmailTokenTable(SQLModel, table=True):
     """A link sent by mail (password reset, address verification), by the hash of its token.
 
     Single use (`used_at`), expiring, and bound to what it was issued for: the address it was
-    sent to, and for a reset the password hash it may replace (its digest), so a password
-    changed by any path kills it.
+    sent to, and for a reset the password it may replace (`users.password_version`), so a
+    password changed by any path kills it.
     """
 
     __tablename__ = "email_tokens"
@@ -101,10 +106,13 @@ class EmailTokenTable(SQLModel, table=True):
     )
     purpose: str = Field(sa_column=Column(String(32), nullable=False))
     email: str = Field(sa_column=Column(String(320), nullable=False))
+    # The release before bound reset links to this digest of the password hash; written for it
+    # until every instance reads `password_version` (expand, then contract).
     password_digest: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    password_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class MailOutboxTable(SQLModel, table=True):

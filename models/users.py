@@ -18,6 +18,7 @@ class User:
     is_superuser: bool
     created_at: datetime
     email_verified: bool
+    password_version: int
 
 
 USER_COLUMNS = columns(User)
@@ -30,15 +31,24 @@ _INSERT = (
     "INSERT INTO users (email, full_name, hashed_password, is_active, is_superuser, created_at) "
     f"VALUES ($1, $2, $3, TRUE, FALSE, $4) RETURNING {USER_COLUMNS}"
 )
-_SET_PASSWORD = "UPDATE users SET hashed_password = $2 WHERE id = $1"
-_REPLACE_PASSWORD = (
-    "UPDATE users SET hashed_password = $2 WHERE id = $1 AND hashed_password = $3 RETURNING id"
+# Compare-and-set on the password version: of two writes racing (a login's rehash, a reset, a
+# change), one that read an older version loses, and a rehash never undoes a new password. On
+# PostgreSQL the UPDATE also locks the row until its transaction ends, so a reset or change
+# committing meanwhile waits, then sees (and ends) the session this transaction opens.
+_NEW_PASSWORD = (
+    "UPDATE users SET hashed_password = $2, password_version = password_version + 1 "
+    "WHERE id = $1 AND password_version = $3 RETURNING id"
+)
+_SAME_PASSWORD = (
+    "UPDATE users SET hashed_password = $2 WHERE id = $1 AND password_version = $3 RETURNING id"
 )
 _BY_ID = f"SELECT {USER_COLUMNS} FROM users WHERE id = $1"
 # Only the address the link was sent to is verified: a changed address stays unverified.
 _VERIFY = "UPDATE users SET email_verified = TRUE WHERE id = $1 AND email = $2 RETURNING id"
+# Only while the password is the one the change was confirmed with.
 _CHANGE_EMAIL = (
-    f"UPDATE users SET email = $2, email_verified = FALSE WHERE id = $1 RETURNING {USER_COLUMNS}"
+    "UPDATE users SET email = $2, email_verified = FALSE WHERE id = $1 AND password_version = $3 "
+    f"RETURNING {USER_COLUMNS}"
 )
 
 
@@ -73,14 +83,16 @@ async def update_profile(db: Executor, user_id: int, changes: dict[str, str | No
     return User(*row)
 
 
-async def change_email(db: Executor, user_id: int, email: str) -> User:
-    """A new address, unverified until its owner follows the link sent to it."""
+async def change_email(
+    db: Executor, user_id: int, email: str, *, password_version: int
+) -> User | None:
+    """A new address, unverified until its owner follows the link sent to it. None if the
+    password changed since it confirmed the change."""
     try:
-        row = await db.fetchrow(_CHANGE_EMAIL, user_id, email)
+        row = await db.fetchrow(_CHANGE_EMAIL, user_id, email, password_version)
     except ConstraintViolation as exc:
         raise EmailTaken(email) from exc
-    assert row is not None
-    return User(*row)
+    return None if row is None else User(*row)
 
 
 async def mark_email_verified(db: Executor, user_id: int, email: str) -> bool:
@@ -88,13 +100,17 @@ async def mark_email_verified(db: Executor, user_id: int, email: str) -> bool:
     return await db.fetchrow(_VERIFY, user_id, email) is not None
 
 
-async def set_password_hash(db: Executor, user_id: int, hashed_password: str) -> None:
-    await db.execute(_SET_PASSWORD, user_id, hashed_password)
-
-
-async def replace_password_hash(
-    db: Executor, user_id: int, hashed_password: str, *, expected: str
+async def set_new_password(
+    db: Executor, user_id: int, hashed_password: str, *, password_version: int
 ) -> bool:
-    """Set a new hash only if the stored one is still `expected`."""
-    row = await db.fetchrow(_REPLACE_PASSWORD, user_id, hashed_password, expected)
+    """A new password, if the account's is still the version the caller checked."""
+    return await db.fetchrow(_NEW_PASSWORD, user_id, hashed_password, password_version) is not None
+
+
+async def confirm_password(
+    db: Executor, user_id: int, hashed_password: str, *, password_version: int
+) -> bool:
+    """The password a login verified is still the account's: store its hash (the same, or a
+    stronger one of the same password). False if a new password came meanwhile."""
+    row = await db.fetchrow(_SAME_PASSWORD, user_id, hashed_password, password_version)
     return row is not None

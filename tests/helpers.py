@@ -1,6 +1,7 @@
 """A thin client that speaks the API the way a script would, for tests that read as specs."""
 
 import itertools
+import re
 import secrets
 from collections import Counter
 from typing import Any
@@ -58,6 +59,14 @@ def assert_every_worker_answers_401(
         return sent >= at_least and workers <= set(answered)
 
     wait_for(every_worker_answered, f"a 401 from each of the workers {sorted(workers)}", timeout=60)
+
+
+def link_token(message: Any, path: str, app_url: str = "https://app.example.test") -> str:
+    """The token of the link to `path` in a mail's plain-text body."""
+    text = message.get_body(("plain",)).get_content()
+    found = re.search(rf"{re.escape(app_url)}{path}\?token=([A-Za-z0-9_-]+)", text)
+    assert found, text
+    return str(found.group(1))
 
 
 def bearer(token: str) -> dict[str, str]:

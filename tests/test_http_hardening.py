@@ -131,3 +131,13 @@ def test_cors_never_answers_a_wildcard(cors_client: TestClient) -> None:
 def test_without_cors_origins_no_cors_headers_are_sent(client: ApiClient) -> None:
     response = client.http.get("/openapi.json", headers={"Origin": ORIGIN})
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_trailing_slash_is_not_redirected_to_the_host_the_request_named(
+    client: ApiClient,
+) -> None:
+    response = client.http.get(
+        "/users/me/", headers={"Host": "evil.example"}, follow_redirects=False
+    )
+    assert response.status_code == 404
+    assert "location" not in response.headers

@@ -1,7 +1,6 @@
 """Account mail through a real SMTP server: verification, password reset, notices, outages."""
 
 import asyncio
-import re
 import secrets
 import threading
 from collections import Counter
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.mailer import FileTransport, MailSender, running
 from api.main import create_app
 from tests.conftest import BACKEND, execute_sql, fresh_database_url, make_settings
-from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
+from tests.helpers import PASSWORD, ApiClient, bearer, link_token, unique_email
 from tests.services import PostgresServer, SmtpServer, UvicornServer, wait_for
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -52,13 +51,6 @@ def settings(tmp_path: Path, smtp: SmtpServer) -> Any:
 def client(settings: Any) -> Iterator[ApiClient]:
     with TestClient(create_app(settings)) as http:
         yield ApiClient(http)
-
-
-def link_token(message: Any, path: str) -> str:
-    text = message.get_body(("plain",)).get_content()
-    found = re.search(rf"https://app\.example\.test{path}\?token=([A-Za-z0-9_-]+)", text)
-    assert found, text
-    return found.group(1)
 
 
 def request_reset(client: ApiClient, email: str) -> Any:

@@ -55,21 +55,42 @@ def test_reusing_a_spent_refresh_token_revokes_the_session_when_the_grace_is_off
         assert client.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
 
 
+def live_refresh_tokens(settings: Settings) -> int:
+    rows = execute_sql(settings, "SELECT count(*) FROM refresh_tokens WHERE spent_at IS NULL")
+    return int(rows[0][0])
+
+
 def test_the_latest_spent_token_again_within_the_grace_keeps_the_session(
-    client: ApiClient,
+    client: ApiClient, settings: Settings
 ) -> None:
     _, first = client.new_user()
     second = client.refresh(first["refresh_token"]).json()
     again = client.refresh(first["refresh_token"])  # a retry whose answer was lost
     assert again.status_code == 200
     third = again.json()
-    # Both callers go on: each holds a live refresh token and a working access token.
     for token in (second, third):
         assert (
             client.http.get("/users/me", headers=bearer(token["access_token"])).status_code == 200
         )
-    assert client.refresh(second["refresh_token"]).status_code == 200
     assert client.refresh(third["refresh_token"]).status_code == 200
+
+
+def test_a_replay_within_the_grace_replaces_the_live_token_instead_of_forking(
+    client: ApiClient, settings: Settings
+) -> None:
+    _, first = client.new_user()
+    client.refresh(first["refresh_token"])
+    client.refresh(first["refresh_token"])
+    assert live_refresh_tokens(settings) == 1
+
+
+def test_replaying_one_spent_token_again_and_again_ends_the_session(client: ApiClient) -> None:
+    _, first = client.new_user()
+    second = client.refresh(first["refresh_token"]).json()  # the user moves on
+    replays = [client.refresh(first["refresh_token"]) for _ in range(5)]  # a thief, within grace
+    assert [replay.status_code for replay in replays] == [200, 400, 400, 400, 400]
+    for token in (second, replays[0].json()):
+        assert client.refresh(token["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def test_the_latest_spent_token_after_the_grace_ends_the_session(
@@ -87,7 +108,9 @@ def test_the_latest_spent_token_after_the_grace_ends_the_session(
     assert client.refresh(second["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_two_truly_concurrent_refreshes_with_one_token_both_succeed(client: ApiClient) -> None:
+def test_two_truly_concurrent_refreshes_with_one_token_both_succeed_on_one_chain(
+    client: ApiClient, settings: Settings
+) -> None:
     _, first = client.new_user()
     barrier = threading.Barrier(2)
 
@@ -98,8 +121,7 @@ def test_two_truly_concurrent_refreshes_with_one_token_both_succeed(client: ApiC
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda _: refresh(), range(2)))
     assert [answer.status_code for answer in answers] == [200, 200]
-    for answer in answers:
-        assert client.refresh(answer.json()["refresh_token"]).status_code == 200
+    assert live_refresh_tokens(settings) == 1
 
 
 def test_reuse_does_not_touch_other_sessions_of_the_user(client: ApiClient) -> None:

@@ -1,4 +1,5 @@
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -42,12 +43,38 @@ def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
     assert "too-short" not in result.stderr
 
 
+STRONG_KEY = secrets.token_urlsafe(48)
 PRODUCTION = {
     "ENVIRONMENT": "production",
-    "SECRET_KEY": "k" * 48,
+    "SECRET_KEY": STRONG_KEY,
     "PASSWORD_HASH_ROUNDS": "12",
     "SMTP_URL": "smtp://mail.example.test:587",
 }
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a" * 32, " " * 32, "\t" * 40, "ab" * 24, "0123456789abcd" * 3],
+    ids=["one letter", "spaces", "tabs", "two letters", "fourteen characters"],
+)
+def test_production_serve_refuses_a_key_with_too_little_variety(tmp_path: Path, key: str) -> None:
+    """`stockroom serve`, as an operator starts it: a placeholder key of the right length is
+    refused with the same clear message as a short one, and never echoed."""
+    script = Path(sys.executable).with_name("stockroom")
+    clean = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    result = subprocess.run(
+        [str(script), "serve", "--port", "1"],
+        env={**clean, **PRODUCTION, "SECRET_KEY": key},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SECRET_KEY must be random" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert key.strip() == "" or key not in result.stderr
 
 
 def test_production_starts_with_a_strong_key_and_a_mail_server(tmp_path: Path) -> None:
@@ -69,7 +96,7 @@ def test_an_smtp_url_of_another_scheme_is_refused() -> None:
 
 def test_production_refuses_a_hash_cost_under_12(tmp_path: Path) -> None:
     result = run_import(
-        {"ENVIRONMENT": "production", "SECRET_KEY": "k" * 48, "PASSWORD_HASH_ROUNDS": "11"},
+        {"ENVIRONMENT": "production", "SECRET_KEY": STRONG_KEY, "PASSWORD_HASH_ROUNDS": "11"},
         tmp_path,
     )
     assert result.returncode != 0
@@ -78,7 +105,7 @@ def test_production_refuses_a_hash_cost_under_12(tmp_path: Path) -> None:
 
 
 def test_development_accepts_a_low_hash_cost_for_tests(tmp_path: Path) -> None:
-    result = run_import({"SECRET_KEY": "k" * 48, "PASSWORD_HASH_ROUNDS": "4"}, tmp_path)
+    result = run_import({"SECRET_KEY": STRONG_KEY, "PASSWORD_HASH_ROUNDS": "4"}, tmp_path)
     assert result.returncode == 0, result.stderr
 
 

@@ -5,7 +5,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api.config import Settings
 from api.deps import SettingsDep
-from api.grants import GRANTS, REFRESH_COOKIE, TokenForm
+from api.grants import BROWSER_HEADER, GRANTS, REFRESH_COOKIE, TokenForm
 from api.responses import BODY_ERRORS, CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
 from api.throttling import ThrottleDep, address_key
 from auth import accounts
@@ -52,7 +52,7 @@ def _refresh_cookie(response: Response, settings: Settings, issued: IssuedTokens
 async def register(
     request: Request, body: UserCreate, db: DatabaseDep, auth: AuthConfigDep, throttle: ThrottleDep
 ) -> UserPublic:
-    await throttle.admit((throttle.limits.registrations_per_address, address_key(request)))
+    await throttle.take((throttle.limits.registrations_per_address, address_key(request)))
     return UserPublic.model_validate(await accounts.register(db, auth, body))
 
 
@@ -111,10 +111,14 @@ async def logout(
     """End the current session: its access and refresh tokens stop working at once.
 
     Idempotent. Authenticate with the bearer access token (expired ones are accepted here), or
-    send `{"refresh_token": ...}` if that is all the client holds.
+    send `{"refresh_token": ...}` if that is all the client holds. A browser's refresh cookie
+    counts only with `X-Requested-With`, as at the token endpoint.
     """
     scheme, bearer = get_authorization_scheme_param(request.headers.get("authorization"))
-    refresh_token = (body.refresh_token if body else None) or cookie_token
+    # The cookie only with the header that refresh needs too: a forged cross-site (or sibling
+    # subdomain) post cannot send it, so it cannot end the session.
+    browser = BROWSER_HEADER in request.headers
+    refresh_token = (body.refresh_token if body else None) or (cookie_token if browser else None)
     if scheme.lower() == "bearer" and bearer:
         try:
             claims = auth.tokens.read_access_token(bearer, allow_expired=True)

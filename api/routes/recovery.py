@@ -5,7 +5,7 @@ import logging
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
 
 from api.responses import BODY_ERRORS, FORBIDDEN, TOO_MANY, UNAUTHORIZED, Responses
-from api.throttling import ThrottleDep, account_key, address_key
+from api.throttling import ThrottleDep, account_key, address_key, recipient_key, user_key
 from auth import accounts, recovery
 from auth.config import AuthConfig, AuthConfigDep
 from auth.deps import AccountOwner
@@ -58,9 +58,9 @@ async def request_password_reset(
     after it is sent.
     """
     limits = throttle.limits
-    await throttle.admit(
-        (limits.resets_per_account, account_key(body.email)),
+    await throttle.take(
         (limits.resets_per_address, address_key(request)),
+        (limits.resets_per_account, account_key(body.email)),
     )
     background.add_task(_request_reset, db, auth, body.email)
     return Accepted(detail=RESET_ACCEPTED)
@@ -98,7 +98,10 @@ async def resend_verification(
     user = principal.user
     if user.email_verified:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="This address is already verified.")
-    limit = throttle.limits.verification_mails_per_account
-    await throttle.admit((limit, account_key(user.email)))
+    limits = throttle.limits
+    await throttle.take(
+        (limits.verification_mails_per_account, user_key(user.id)),
+        (limits.mails_per_recipient, recipient_key(user.email)),
+    )
     await accounts.resend_verification(db, auth, user)
     return Accepted(detail=f"A new verification link is on its way to {user.email}.")

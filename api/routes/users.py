@@ -1,23 +1,35 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 
-from api.responses import BODY_ERRORS, CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, Responses
+from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, TOO_MANY, UNAUTHORIZED, Responses
+from api.throttling import (
+    Throttle,
+    ThrottleDep,
+    address_key,
+    password_rules,
+    recipient_key,
+    user_key,
+)
 from auth import accounts
 from auth.config import AuthConfigDep
 from auth.deps import AccountOwner, CurrentUser
+from auth.passwords import UNGUARDED, Guard
 from models import sessions
 from models.deps import DatabaseDep
 from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
+from models.users import User
 
 router = APIRouter(prefix="/users", tags=["users"], responses={**UNAUTHORIZED, **BODY_ERRORS})
 
-WRONG_PASSWORD: Responses = {400: {"model": ErrorBody, "description": "Wrong current password"}}
-
-
-def wrong_password() -> HTTPException:
-    return HTTPException(status.HTTP_400_BAD_REQUEST, detail="The current password is wrong.")
+WRONG_PASSWORD: Responses = {
+    400: {"model": ErrorBody, "description": "Wrong current password"},
+    409: {
+        "model": ErrorBody,
+        "description": "The password changed meanwhile (or the address is taken)",
+    },
+}
 
 
 @router.get("/me", response_model=UserPublic)
@@ -26,30 +38,57 @@ async def read_me(user: CurrentUser) -> UserPublic:
 
 
 @router.patch(
-    "/me", response_model=UserPublic, responses={**WRONG_PASSWORD, **FORBIDDEN, **CONFLICT}
+    "/me", response_model=UserPublic, responses={**WRONG_PASSWORD, **FORBIDDEN, **TOO_MANY}
 )
 async def update_me(
-    body: UserUpdate, principal: AccountOwner, db: DatabaseDep, auth: AuthConfigDep
+    request: Request,
+    body: UserUpdate,
+    principal: AccountOwner,
+    db: DatabaseDep,
+    auth: AuthConfigDep,
+    throttle: ThrottleDep,
 ) -> UserPublic:
     """Change the profile. A new e-mail address needs the current password; it is unverified
     until its owner follows the link mailed to it, and the old address gets a notice."""
-    user = await accounts.update_profile(db, auth, principal, body)
-    if user is None:
-        raise wrong_password()
-    return UserPublic.model_validate(user)
+    user = principal.user
+    guard = UNGUARDED
+    if body.email is not None and accounts.changes_address(user, body):
+        guard = await address_change_guard(throttle, request, user, body.email)
+    changed = await accounts.update_profile(db, auth, principal, body, guard=guard)
+    return UserPublic.model_validate(changed)
+
+
+async def address_change_guard(
+    throttle: Throttle, request: Request, user: User, new_email: str
+) -> Guard:
+    """Address changes are counted per account and per address mailed (each mails a link),
+    before the current password confirming one is checked, within the login's budget."""
+    limits = throttle.limits
+    await throttle.take(
+        (limits.email_changes_per_account, user_key(user.id)),
+        (limits.mails_per_recipient, recipient_key(new_email)),
+    )
+    return throttle.guess(*password_rules(limits, address=address_key(request), email=user.email))
 
 
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**WRONG_PASSWORD, **FORBIDDEN},
+    responses={**WRONG_PASSWORD, **FORBIDDEN, **TOO_MANY},
 )
 async def change_my_password(
-    body: PasswordChange, principal: AccountOwner, db: DatabaseDep, auth: AuthConfigDep
+    request: Request,
+    body: PasswordChange,
+    principal: AccountOwner,
+    db: DatabaseDep,
+    auth: AuthConfigDep,
+    throttle: ThrottleDep,
 ) -> None:
     """Change the password and end every other session; this one stays logged in."""
-    if not await accounts.change_password(db, auth, principal, body):
-        raise wrong_password()
+    rules = password_rules(
+        throttle.limits, address=address_key(request), email=principal.user.email
+    )
+    await accounts.change_password(db, auth, principal, body, guard=throttle.guess(*rules))
 
 
 @router.get("/me/sessions", response_model=list[SessionPublic], responses=FORBIDDEN)

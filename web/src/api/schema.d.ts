@@ -215,7 +215,8 @@ export interface paths {
          * @description End the current session: its access and refresh tokens stop working at once.
          *
          *     Idempotent. Authenticate with the bearer access token (expired ones are accepted here), or
-         *     send `{"refresh_token": ...}` if that is all the client holds.
+         *     send `{"refresh_token": ...}` if that is all the client holds. A browser's refresh cookie
+         *     counts only with `X-Requested-With`, as at the token endpoint.
          */
         post: operations["logout_auth_logout_post"];
         delete?: never;
@@ -1148,7 +1149,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The e-mail address is already registered */
+            /** @description The password changed meanwhile (or the address is taken) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1173,6 +1174,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many attempts; wait the seconds in `Retry-After` */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1224,6 +1235,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The password changed meanwhile (or the address is taken) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The body is larger than the limit */
             413: {
                 headers: {
@@ -1240,6 +1260,16 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Too many attempts; wait the seconds in `Retry-After` */
+            429: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
