@@ -20,6 +20,8 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.responses import problem_media_type
+
 ASSETS_PACKAGE = "fastapi_standalone_docs"
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -43,22 +45,25 @@ SWAGGER_UI_PARAMETERS: dict[str, Any] = {
 }
 
 
-def document_personal_tokens(app: FastAPI, scheme: dict[str, Any], scopes: set[str]) -> None:
-    """List personal access tokens as a second way to call every route they may call (those
-    whose OAuth2 scopes are all in `scopes`), so the Authorize dialog takes one too."""
+def complete_openapi(app: FastAPI, token_scheme: dict[str, Any], token_scopes: set[str]) -> None:
+    """What FastAPI's generated document cannot say by itself, added once when it is built:
+    personal access tokens as a second way to call every route they may call (those whose
+    OAuth2 scopes are all in `token_scopes`), so the Authorize dialog takes one too; and errors
+    as the problem documents they are (`application/problem+json`)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = generate()  # cached by FastAPI; completed here once
-        schema["components"]["securitySchemes"]["PersonalAccessToken"] = scheme
+        schema["components"]["securitySchemes"]["PersonalAccessToken"] = token_scheme
         for operations in schema["paths"].values():
             for operation in operations.values():
                 for requirement in list(operation.get("security", [])):
                     needed = requirement.get("OAuth2PasswordBearer")
-                    if needed is not None and set(needed) <= scopes:
+                    if needed is not None and set(needed) <= token_scopes:
                         operation["security"].append({"PersonalAccessToken": needed})
+        problem_media_type(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -5,9 +5,10 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from api.config import Settings, load_settings
-from api.docs import document_personal_tokens, install_docs
+from api.docs import complete_openapi, install_docs
 from api.drain import Drain
 from api.errors import install_error_handlers
 from api.mailer import BATCH, FileTransport, MailSender, SmtpTransport, Transport, running
@@ -17,7 +18,7 @@ from api.middleware import (
     DrainMiddleware,
     SecurityHeadersMiddleware,
 )
-from api.routes import auth, health, keys, products, recovery, tokens, users
+from api.routes import auth, health, keys, problems, products, recovery, tokens, users
 from api.throttling import Throttle
 from auth.config import AuthConfig, MailLinks
 from auth.deps import PERSONAL_TOKEN_SCHEME
@@ -38,6 +39,7 @@ OPENAPI_TAGS = [
     {"name": "products", "description": "Your products."},
     {"name": "health", "description": "For load balancers."},
     {"name": "keys", "description": "Public keys that verify access tokens."},
+    {"name": "problems", "description": "What each error's `type` means (RFC 9457)."},
 ]
 
 
@@ -79,6 +81,10 @@ def build_mail_sender(settings: Settings, db: Database) -> MailSender:
     )
 
 
+def operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
@@ -112,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Starlette's redirect to the other spelling builds its Location from the request's
         # Host header; a path we do not serve is simply a 404.
         redirect_slashes=False,
+        # Operation ids are the route functions' names (unique here), so a generated client's
+        # names are ours, not FastAPI's path-and-method spelling.
+        generate_unique_id_function=operation_id,
     )
     drain = Drain(settings.SHUTDOWN_DRAIN_SECONDS)
     provide(app, Drain, drain)
@@ -147,11 +156,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     # Starlette tries routes in order: the busiest first (no two paths overlap), so a product
     # read does not test two dozen account routes, and the docs' mounts last.
-    for router in (products.router, users.router, tokens.router, auth.router, recovery.router):
+    for router in (
+        products.router,
+        users.router,
+        tokens.router,
+        auth.token_router,
+        auth.router,
+        recovery.router,
+    ):
         app.include_router(router)
     app.include_router(health.router)
     app.include_router(keys.router)
-    document_personal_tokens(app, PERSONAL_TOKEN_SCHEME, set(PRODUCT_SCOPES))
+    app.include_router(problems.router)
+    complete_openapi(app, PERSONAL_TOKEN_SCHEME, set(PRODUCT_SCOPES))
     install_docs(app)
     return app
 

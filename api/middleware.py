@@ -1,38 +1,31 @@
 """Pure ASGI middleware: complete requests only, load shedding, security headers."""
 
 import asyncio
-import json
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.drain import Drain
+from api.problems import problem
 
-# Public and meant to be cached: the docs' assets, and the key set (it sets its own max-age).
-NO_STORE_EXEMPT_PREFIXES = ("/docs/static/", "/redoc/", "/.well-known/jwks.json")
+# Public and meant to be cached: the docs' assets, the key set and the problem types' pages
+# (they set their own max-age).
+NO_STORE_EXEMPT_PREFIXES = ("/docs/static/", "/redoc/", "/.well-known/jwks.json", "/problems/")
 
 
 def body_too_large(limit: int) -> str:
     return f"Request body too large; the limit is {limit} bytes."
 
 
-async def _send_json(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]
+async def _answer_early(
+    scope: Scope, send: Send, status: int, detail: str, headers: dict[str, str]
 ) -> None:
-    """An answer given before the app runs, in the app's own error shape."""
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    """An answer given before the app runs, as the app would give it (a problem)."""
+
+    async def nothing_to_read() -> Message:
+        return {"type": "http.disconnect"}
+
+    await problem(status, detail, headers=headers)(scope, nothing_to_read, send)
 
 
 # Health checks are answered even when the worker is full: a busy instance is alive and ready,
@@ -65,8 +58,8 @@ class ConcurrencyLimitMiddleware:
                 async with asyncio.timeout(self.queue_seconds):
                     await self.slots.acquire()
             except TimeoutError:
-                retry = [(b"retry-after", str(BUSY_RETRY_AFTER_S).encode())]
-                await _send_json(send, 503, "The server is busy; retry shortly.", retry)
+                retry = {"Retry-After": str(BUSY_RETRY_AFTER_S)}
+                await _answer_early(scope, send, 503, "The server is busy; retry shortly.", retry)
                 return
         else:
             await self.slots.acquire()  # a free slot: taken without waiting
@@ -98,7 +91,7 @@ class DrainMiddleware:
 
 
 # After an early answer the rest of the request is not worth reading: close the connection.
-CLOSE = [(b"connection", b"close")]
+CLOSE = {"Connection": "close"}
 
 
 class _BodyTooLarge(Exception):
@@ -138,14 +131,14 @@ class CompleteRequestMiddleware:
                 chunked = True
         if header_bytes > self.max_header_bytes:
             detail = f"Request headers too large; the limit is {self.max_header_bytes} bytes."
-            await _send_json(send, 431, detail, CLOSE)
+            await _answer_early(scope, send, 431, detail, CLOSE)
             return
         if not chunked:
             if length is None or length == b"0":
                 await self.app(scope, receive, send)
                 return
             if length.isdigit() and int(length) > self.max_body_bytes:
-                await _send_json(send, 413, body_too_large(self.max_body_bytes), CLOSE)
+                await _answer_early(scope, send, 413, body_too_large(self.max_body_bytes), CLOSE)
                 return
 
         try:
@@ -153,10 +146,10 @@ class CompleteRequestMiddleware:
                 body = await self._read_body(receive)
         except TimeoutError:
             detail = f"The request body took longer than {self.body_timeout:g} s to arrive."
-            await _send_json(send, 408, detail, CLOSE)
+            await _answer_early(scope, send, 408, detail, CLOSE)
             return
         except _BodyTooLarge:
-            await _send_json(send, 413, body_too_large(self.max_body_bytes), CLOSE)
+            await _answer_early(scope, send, 413, body_too_large(self.max_body_bytes), CLOSE)
             return
         if body is None:
             return  # the client went away: nobody to answer

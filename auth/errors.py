@@ -37,6 +37,10 @@ class CredentialsChanged(Exception):
     """The password changed (a reset, another change) while this request was checking it."""
 
 
+class AlreadyVerified(Exception):
+    """A new verification link was asked for an address that is verified already."""
+
+
 class UnverifiedEmail(OAuthError):
     """The password was right, but the account must verify its address before logging in."""
 

@@ -1,6 +1,6 @@
 """What a run serves: the database, Stockroom and the baseline under uvicorn; /proc readings.
 
-The processes themselves are `tests/services.py`'s (PostgresServer, UvicornServer): one uvicorn
+The processes themselves are `tests/services/`'s (PostgresServer, UvicornServer): one uvicorn
 worker each, the same flags for both apps.
 """
 

@@ -61,16 +61,17 @@ class CliError(Exception):
 
 
 def error_message(response: httpx.Response) -> str:
-    """The API's own words: `error_description`, or `detail` (for a 422, each field: message)."""
+    """The API's own words: the token endpoint's `error_description` (RFC 6749), or a problem's
+    `detail` (RFC 9457), for a request that is not valid each field of its `errors`."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict) and "error_description" in body:
         message = str(body["error_description"])
-    elif isinstance(body, dict) and isinstance(body.get("detail"), list):
+    elif isinstance(body, dict) and isinstance(body.get("errors"), list):
         problems = []
-        for error in body["detail"]:
+        for error in body["errors"]:
             field = ".".join(str(part) for part in error.get("loc", [])[1:]) or "request"
             problems.append(f"{field}: {error.get('msg')}")
         message = "; ".join(problems)

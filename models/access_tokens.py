@@ -1,14 +1,15 @@
 """Personal access tokens: the rows behind `stk_pat_...` bearer tokens (auth/personal_tokens.py)."""
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timedelta
 
-from models.database import Connection, Executor, columns
+from models.database import Connection, Executor, columns, row_of
+from models.tables import AccessTokenTable
 from models.types import utcnow
 from models.users import User
 
 
-@dataclass(slots=True)
+@row_of(AccessTokenTable)
 class AccessToken:
     id: int
     user_id: int

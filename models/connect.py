@@ -10,5 +10,7 @@ def open_database(database_url: str, options: DatabaseOptions | None = None) -> 
     url = parse_url(database_url)
     options = options or DatabaseOptions()
     if url.get_backend_name() == "sqlite":
-        return SqliteDatabase(url, synchronous=options.sqlite_synchronous)
+        return SqliteDatabase(
+            url, synchronous=options.sqlite_synchronous, wait_timeout=options.pool_timeout
+        )
     return PostgresDatabase(url, options)

@@ -8,10 +8,10 @@ the same way from either.
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast, dataclass_transform, get_type_hints
 
 from sqlalchemy.engine import URL, make_url
 
@@ -83,11 +83,45 @@ class Database(Executor):
             yield conn
 
 
-def columns(row_type: type, prefix: str = "") -> str:
-    """The SELECT list for a dataclass read from a row: its fields, in order.
+T = TypeVar("T")
 
-    Row dataclasses are slotted but not frozen: nothing changes a row once it is read, and a
-    frozen one took three times as long to build (bench/README.md), on every row of a page."""
+
+@dataclass_transform()
+def row_of(table: type[Any]) -> Callable[[type[T]], type[T]]:
+    """A row type: a slotted dataclass of the columns of `table` that the code reads.
+
+    The table is the one definition of a column (its name, type and nullability); a row type
+    names the ones it reads, and a name or type that disagrees with the table fails here, at
+    import, before anything runs. SELECT lists come from the row type (`columns`), so a row is
+    built from a result in the order its own SELECT named the columns. Row types are slotted
+    but not frozen: nothing changes a row once it is read, and a frozen one costs more to
+    build, on every row of a page (bench/README.md).
+    """
+
+    def declare(cls: type[T]) -> type[T]:
+        row_type: Any = dataclass(slots=True)(cls)
+        hints = get_type_hints(row_type)
+        for field in dataclasses.fields(row_type):
+            column = table.__table__.columns.get(field.name)
+            if column is None:
+                raise TypeError(
+                    f"{row_type.__name__}.{field.name}: {table.__name__} has no such column"
+                )
+            expected: Any = column.type.python_type
+            if column.nullable:
+                expected = expected | None
+            if hints[field.name] != expected:
+                raise TypeError(
+                    f"{row_type.__name__}.{field.name} is {hints[field.name]}, but the column "
+                    f"{table.__tablename__}.{field.name} holds {expected}"
+                )
+        return cast(type[T], row_type)
+
+    return declare
+
+
+def columns(row_type: type, prefix: str = "") -> str:
+    """The SELECT list for a row type: its fields, in order."""
     return ", ".join(prefix + field.name for field in dataclasses.fields(row_type))
 
 

@@ -1,10 +1,10 @@
 """Links sent by mail: single-use tokens, stored by their hash (`tables.EmailTokenTable`)."""
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from models.database import Executor, columns
+from models.database import Executor, columns, row_of
+from models.tables import EmailTokenTable
 from models.types import utcnow
 
 Purpose = Literal["password_reset", "email_verify"]
@@ -12,7 +12,7 @@ RESET: Purpose = "password_reset"
 VERIFY: Purpose = "email_verify"
 
 
-@dataclass(slots=True)
+@row_of(EmailTokenTable)
 class EmailToken:
     token_hash: str
     user_id: int
@@ -28,7 +28,8 @@ class EmailToken:
 TOKEN_COLUMNS = columns(EmailToken)
 
 _INSERT = (
-    f"INSERT INTO email_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)"
+    "INSERT INTO email_tokens (token_hash, user_id, purpose, email, password_digest, "
+    "created_at, expires_at, password_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 )
 _LIVE = (
     f"SELECT {TOKEN_COLUMNS} FROM email_tokens "

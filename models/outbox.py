@@ -8,7 +8,8 @@ the message to be tried again.
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.database import Connection, Executor, columns
+from models.database import Connection, Executor, columns, row_of
+from models.tables import MailOutboxTable
 from models.types import utcnow
 
 
@@ -24,7 +25,7 @@ class Mail:
     link_nonce: str | None = None
 
 
-@dataclass(slots=True)
+@row_of(MailOutboxTable)
 class OutboxMessage:
     id: int
     recipient: str

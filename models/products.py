@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models.database import Executor, columns
+from models.database import Executor, columns, row_of
+from models.tables import ProductTable
 from models.types import utcnow
 
 
-@dataclass(slots=True)
+@row_of(ProductTable)
 class Product:
     id: int
     owner_id: int

@@ -111,10 +111,6 @@ class OAuthErrorBody(BaseModel):
     error_description: str
 
 
-class ErrorBody(BaseModel):
-    detail: str
-
-
 class LogoutRequest(StrictInput):
     refresh_token: str | None = Field(default=None, max_length=512)
 

@@ -1,14 +1,15 @@
 """Login sessions and their refresh tokens (stored only as hashes)."""
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 
-from models.database import Connection, Executor, columns
+from models.database import Connection, Executor, columns, row_of
+from models.tables import AuthSessionTable
 from models.types import utcnow
 from models.users import User
 
 
-@dataclass(slots=True)
+@row_of(AuthSessionTable)
 class AuthSession:
     """One login. Access tokens carry its id (`sid`); revoking the row revokes them all."""
 
@@ -26,7 +27,8 @@ SESSION_COLUMNS = columns(AuthSession)
 _SESSION_FIELDS = len(fields(AuthSession))
 
 _INSERT_SESSION = (
-    f"INSERT INTO auth_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5, $6, NULL)"
+    "INSERT INTO auth_sessions (id, user_id, scope, user_agent, created_at, last_used_at, "
+    "expires_at) VALUES ($1, $2, $3, $4, $5, $5, $6)"
 )
 _INSERT_REFRESH = (
     "INSERT INTO refresh_tokens (token_hash, session_id, created_at, spent_at) "
@@ -82,7 +84,16 @@ async def create(
     user_agent = user_agent[:255] if user_agent else None
     await conn.execute(_INSERT_SESSION, session_id, user_id, scope, user_agent, now, expires_at)
     await conn.execute(_INSERT_REFRESH, refresh_token_hash, session_id, now)
-    return AuthSession(session_id, user_id, scope, user_agent, now, now, expires_at, None)
+    return AuthSession(
+        id=session_id,
+        user_id=user_id,
+        scope=scope,
+        user_agent=user_agent,
+        created_at=now,
+        last_used_at=now,
+        expires_at=expires_at,
+        revoked_at=None,
+    )
 
 
 async def get_with_user(

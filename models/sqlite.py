@@ -2,16 +2,20 @@
 
 SQLite is a library, not a server: a read by primary key takes microseconds, so statements run
 on the event loop's thread instead of hopping to a thread per call (aiosqlite's way), and one
-connection serves every request of the process. What keeps that safe is the rule every
-transaction follows anyway: it holds statements only, never an await on anything else, so no
-other request's statement can land inside it. A second BEGIN on the connection is refused
-loudly rather than nested.
+connection serves every request of the process.
+
+A transaction owns that connection until it ends: while one is open, a statement from any other
+request waits for it (as long as a PostgreSQL request waits for a pooled connection), so it can
+never land inside the transaction and be rolled back with it. With no transaction open, which
+is nearly always, a statement runs at once. A statement the transaction's own task sends past
+its connection is refused loudly: waiting would never end.
 
 WAL lets other processes read beside the one writer; a writer waits for the lock (the busy
 timeout), and this worker waits with it. That is SQLite's single-writer nature; concurrent
 writers are what PostgreSQL is for.
 """
 
+import asyncio
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -37,7 +41,15 @@ _UNAVAILABLE = {
     sqlite3.SQLITE_CANTOPEN,
     sqlite3.SQLITE_PROTOCOL,
 }
-_PARAMETER = re.compile(r"\$(\d+)")
+# PostgreSQL's `$1` is SQLite's `?1`; quoted text ('...', "...") is left as it is.
+_PARAMETER_OR_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\$(\d+)")
+
+
+def translate(sql: str) -> str:
+    """The same statement with SQLite's parameters."""
+    return _PARAMETER_OR_QUOTED.sub(
+        lambda match: match.group(0) if match.group(1) is None else "?" + match.group(1), sql
+    )
 
 
 def _adapt_datetime(value: datetime) -> str:
@@ -83,8 +95,8 @@ class SqliteConnection(Connection):
 
     def _run(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
         text = self._translated.get(sql)
-        if text is None:  # `$1` is PostgreSQL's spelling of SQLite's `?1`
-            text = self._translated[sql] = _PARAMETER.sub(r"?\1", sql)
+        if text is None:
+            text = self._translated[sql] = translate(sql)
         try:
             # fetchall, even for one row: a statement left half-stepped keeps its transaction
             # (and, for a write, the lock) open.
@@ -105,10 +117,7 @@ class SqliteConnection(Connection):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         if self.raw.in_transaction:
-            raise RuntimeError(
-                "a transaction is already open on this worker's SQLite connection: a "
-                "transaction must hold statements only, never await anything else"
-            )
+            raise RuntimeError("a transaction is already open on this connection")
         # IMMEDIATE takes the write lock now (waiting up to the busy timeout), so a transaction
         # that reads before it writes cannot fail half-way for want of the lock.
         self._run("BEGIN IMMEDIATE", ())
@@ -121,11 +130,20 @@ class SqliteConnection(Connection):
 
 
 class SqliteDatabase(Database):
-    def __init__(self, url: URL, *, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+    def __init__(
+        self,
+        url: URL,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        wait_timeout: float = 5,
+    ) -> None:
         self.url = url
         self.path = sqlite_path(url)
         self.synchronous = synchronous
+        self.wait_timeout = wait_timeout
         self._connection: SqliteConnection | None = None
+        self._turn = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
 
     def _open(self) -> SqliteConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,18 +172,48 @@ class SqliteDatabase(Database):
             self._connection = self._open()
         return self._connection
 
+    async def _wait_for_turn(self) -> None:
+        if self._holder is not None and self._holder is asyncio.current_task():
+            raise RuntimeError(
+                "a statement outside the transaction this task holds open: run it on the "
+                "transaction's connection"
+            )
+        try:
+            async with asyncio.timeout(self.wait_timeout):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailable(
+                "SQLite: a transaction held the connection too long"
+            ) from None
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        yield self._shared()
+        await self._wait_for_turn()
+        self._holder = asyncio.current_task()
+        try:
+            yield self._shared()
+        finally:
+            self._holder = None
+            self._turn.release()
+
+    async def _run(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
+        if not self._turn.locked():  # nearly always: nothing to wait for, nothing to join
+            return self._shared()._run(sql, args)
+        await self._wait_for_turn()
+        try:
+            return self._shared()._run(sql, args)
+        finally:
+            self._turn.release()
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return await self._shared().fetch(sql, *args)
+        return await self._run(sql, args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        return await self._shared().fetchrow(sql, *args)
+        rows = await self._run(sql, args)
+        return rows[0] if rows else None
 
     async def execute(self, sql: str, *args: Any) -> None:
-        await self._shared().execute(sql, *args)
+        await self._run(sql, args)
 
     async def close(self) -> None:
         if self._connection is not None:

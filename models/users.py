@@ -1,14 +1,14 @@
 """Users: read by e-mail, created, changed. E-mail addresses arrive normalised (`schemas.Email`)."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from models.database import Executor, columns
+from models.database import Executor, columns, row_of
 from models.errors import ConstraintViolation, EmailTaken
+from models.tables import UserTable
 from models.types import utcnow
 
 
-@dataclass(slots=True)
+@row_of(UserTable)
 class User:
     id: int
     email: str

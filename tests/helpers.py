@@ -24,9 +24,23 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}{next(_counter)}-{_run}@example.com"
 
 
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem of this status; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body), body
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
 def assert_no_echo(body: Any) -> None:
-    """A 422 body names the field and the problem; it never carries the submitted value back."""
-    for error in body["detail"]:
+    """A 422 problem names each field and what is wrong; it never carries the value back."""
+    assert body["type"] == "/problems/validation"
+    for error in body["errors"]:
         assert set(error) <= {"type", "loc", "msg"}, error
 
 

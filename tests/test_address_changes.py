@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from tests.conftest import make_settings
+from tests.databases import make_settings
 from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
 from tests.services import SmtpServer, wait_for
 
@@ -26,7 +26,7 @@ def client_with(tmp_path: Path, smtp: SmtpServer, **limits: str) -> TestClient:
 
 def change_address(client: ApiClient, headers: dict[str, str], email: str) -> int:
     body = {"email": email, "current_password": PASSWORD}
-    return client.http.patch("/users/me", json=body, headers=headers).status_code
+    return int(client.http.patch("/users/me", json=body, headers=headers).status_code)
 
 
 def test_the_sixth_address_change_in_an_hour_is_429(tmp_path: Path, smtp: SmtpServer) -> None:

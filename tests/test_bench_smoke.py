@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bench.smoke_test import run_smoke
-from tests.conftest import BACKEND
+from tests.databases import BACKEND
 
 
 @pytest.mark.skipif(BACKEND == "postgres", reason="runs once, in the SQLite pass")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import BACKEND
+from tests.databases import BACKEND
 from tests.helpers import PASSWORD, bearer, link_token, unique_email
 from tests.services import PostgresServer, RedisServer, SmtpServer, UvicornServer
 

@@ -19,7 +19,7 @@ from models.database import DatabaseOptions
 from models.errors import DatabaseUnavailable
 from models.pool import ConnectionPool
 from models.postgres import PostgresConnection, PostgresDatabase
-from tests.conftest import BACKEND, fresh_database_url
+from tests.databases import BACKEND, fresh_database_url
 from tests.helpers import PASSWORD, bearer, unique_email
 from tests.services import PostgresServer, UvicornServer, wait_for
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from api.config import Settings
-from tests.conftest import execute_sql, fresh_database_url, make_settings
+from tests.databases import execute_sql, fresh_database_url, make_settings
 from tests.helpers import PASSWORD, bearer, link_token, unique_email
 from tests.services import SmtpServer, UvicornServer, wait_for
 

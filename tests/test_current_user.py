@@ -7,7 +7,7 @@ import pytest
 from jose import jwt
 
 from api.config import Settings
-from tests.conftest import TEST_SECRET, execute_sql
+from tests.databases import TEST_SECRET, execute_sql
 from tests.helpers import ApiClient, bearer
 
 

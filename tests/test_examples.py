@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import fresh_database_url
+from tests.databases import fresh_database_url
 from tests.helpers import PASSWORD, unique_email
 from tests.services import REPO_ROOT, PostgresServer, UvicornServer, free_port, wait_for
 

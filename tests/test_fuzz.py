@@ -46,7 +46,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import create_app
-from tests.conftest import make_settings
+from tests.databases import make_settings
 from tests.helpers import PASSWORD, assert_no_echo, bearer
 
 Case = schemathesis.Case[Any]

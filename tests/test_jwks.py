@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from api.config import Settings
-from tests.conftest import fresh_database_url
+from tests.databases import fresh_database_url
 from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
 from tests.services import UvicornServer
 

@@ -8,7 +8,7 @@ from api.config import Settings
 from api.main import create_app
 from auth.keys import secret_kid as key_id
 from models.deps import provided
-from tests.conftest import make_settings
+from tests.databases import make_settings
 from tests.helpers import ApiClient, bearer
 
 OLD = secrets.token_urlsafe(48)

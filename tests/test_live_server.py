@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKEND, fresh_database_url
+from tests.databases import BACKEND, fresh_database_url
 from tests.helpers import (
     PASSWORD,
     assert_every_worker_answers_401,

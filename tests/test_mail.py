@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.mailer import FileTransport, MailSender, running
 from api.main import create_app
-from tests.conftest import BACKEND, execute_sql, fresh_database_url, make_settings
+from tests.databases import BACKEND, execute_sql, fresh_database_url, make_settings
 from tests.helpers import PASSWORD, ApiClient, bearer, link_token, unique_email
 from tests.services import PostgresServer, SmtpServer, UvicornServer, wait_for
 
@@ -201,7 +201,7 @@ def test_the_reset_policy_applies_and_a_refused_password_keeps_the_link(
     token = reset_token(client, smtp, email)
     refused = confirm_reset(client, token, email)  # the address itself
     assert refused.status_code == 422
-    assert refused.json()["detail"][0]["loc"] == ["body", "new_password"]
+    assert refused.json()["errors"][0]["loc"] == ["body", "new_password"]
     assert confirm_reset(client, token).status_code == 204
 
 

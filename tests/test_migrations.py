@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401
 from api.config import Settings
-from tests.conftest import BACKEND, execute_sql, make_settings
+from tests.databases import BACKEND, execute_sql, make_settings
 from tests.helpers import ApiClient
 from tests.services import sync_url
 

@@ -18,7 +18,7 @@ import redis
 from sqlalchemy.engine import make_url
 
 from api.errors import DATABASE_RETRY_AFTER_S
-from tests.conftest import BACKEND, execute_sql, fresh_database_url, make_settings
+from tests.databases import BACKEND, execute_sql, fresh_database_url, make_settings
 from tests.helpers import PASSWORD, bearer, unique_email
 from tests.services import PostgresServer, RedisServer, TcpRelay, UvicornServer, wait_for
 

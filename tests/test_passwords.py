@@ -10,7 +10,7 @@ from passlib.hash import bcrypt
 from api.config import Settings
 from api.main import create_app
 from auth.passwords import DEFAULT_ROUNDS, PasswordHasher
-from tests.conftest import execute_sql, make_settings
+from tests.databases import execute_sql, make_settings
 from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
 
 PREFIX = "p" * 72
@@ -85,7 +85,7 @@ def test_absurd_password_at_registration_is_refused_without_hashing(
 ) -> None:
     response = client.register(unique_email(), ABSURD)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "password"]
+    assert response.json()["errors"][0]["loc"] == ["body", "password"]
     assert hashes == {}
 
 
@@ -98,7 +98,7 @@ def test_absurd_password_at_password_change_is_refused_without_hashing(
     body = {"current_password": PASSWORD, "new_password": "another long passphrase", field: ABSURD}
     response = client.http.post("/users/me/password", json=body, headers=headers)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert response.json()["errors"][0]["loc"] == ["body", field]
     assert hashes == {}
 
 
@@ -147,14 +147,14 @@ def test_hasher_refuses_nothing_it_stored_itself() -> None:
 def test_common_password_is_refused_with_a_reason(client: ApiClient) -> None:
     response = client.register(unique_email(), "Password123")
     assert response.status_code == 422
-    assert "commonly used" in response.json()["detail"][0]["msg"]
+    assert "commonly used" in response.json()["errors"][0]["msg"]
 
 
 def test_password_equal_to_the_email_is_refused(client: ApiClient) -> None:
     email = unique_email()
     response = client.register(email, email.upper())
     assert response.status_code == 422
-    assert "e-mail" in response.json()["detail"][0]["msg"]
+    assert "e-mail" in response.json()["errors"][0]["msg"]
 
 
 def test_the_bundled_list_has_at_least_ten_thousand_passwords() -> None:
@@ -173,4 +173,4 @@ def test_new_password_must_not_be_common_or_the_email(client: ApiClient) -> None
             headers=bearer(token["access_token"]),
         )
         assert response.status_code == 422, new
-        assert response.json()["detail"][0]["msg"]
+        assert response.json()["errors"][0]["msg"]

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from auth.personal_tokens import MAX_LIVE_TOKENS, new_token, well_formed
-from tests.conftest import execute_sql, fresh_database_url
+from tests.databases import execute_sql, fresh_database_url
 from tests.helpers import (
     PASSWORD,
     ApiClient,

@@ -81,7 +81,7 @@ def test_invalid_product_is_422(
     body = {"name": "Widget", "price": "1.00", **fields}
     response = client.http.post("/products", json=body, headers=headers)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["msg"]
+    assert response.json()["errors"][0]["msg"]
 
 
 def test_huge_json_number_is_422(client: ApiClient, headers: dict[str, str]) -> None:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
-from tests.conftest import execute_sql, make_settings
+from tests.databases import execute_sql, make_settings
 from tests.helpers import ApiClient, bearer
 
 

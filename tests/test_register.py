@@ -65,7 +65,7 @@ def test_invalid_registration_is_422_with_a_message(
 ) -> None:
     response = client.http.post("/auth/register", json=body)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["msg"]
+    assert response.json()["errors"][0]["msg"]
 
 
 def test_malformed_json_is_422_not_500(client: ApiClient) -> None:

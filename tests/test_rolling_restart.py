@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, execute_sql, fresh_database_url, make_settings
+from tests.databases import BACKEND, execute_sql, fresh_database_url, make_settings
 from tests.helpers import PASSWORD, bearer, unique_email
 from tests.services import (
     REPO_ROOT,

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from api.errors import DATABASE_RETRY_AFTER_S
-from tests.conftest import BACKEND
+from tests.databases import BACKEND
 from tests.helpers import (
     PASSWORD,
     assert_every_worker_answers_401,
@@ -190,7 +190,7 @@ def test_requests_answer_503_with_retry_after_within_the_connect_timeout_while_p
     response = outage.http.get("/products", headers=outage.headers)
     answered_in_s = time.monotonic() - started
     assert response.status_code == 503
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"] == "application/problem+json"
     assert "database" in response.json()["detail"]
     assert response.headers["retry-after"] == str(DATABASE_RETRY_AFTER_S)
     assert DATABASE_RETRY_AFTER_S == 5  # the value README's timeouts table promises

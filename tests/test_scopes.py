@@ -1,5 +1,5 @@
 from api.main import create_app
-from tests.conftest import make_settings
+from tests.databases import make_settings
 from tests.helpers import ApiClient, bearer
 
 

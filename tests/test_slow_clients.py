@@ -14,7 +14,7 @@ from typing import Self
 import httpx
 import pytest
 
-from tests.conftest import BACKEND
+from tests.databases import BACKEND
 from tests.helpers import PASSWORD, bearer, unique_email
 from tests.services import REPO_ROOT, HaproxyServer, StockroomServe, wait_for
 
@@ -195,7 +195,7 @@ def test_a_body_still_arriving_at_the_deadline_gets_408_json_and_the_connection_
     assert status == 408
     assert BODY_TIMEOUT <= waited < BODY_TIMEOUT + 1.5
     assert headers["connection"] == "close"
-    assert headers["content-type"] == "application/json"
+    assert headers["content-type"] == "application/problem+json"
     assert json.loads(body)["detail"]
 
 

@@ -5,7 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from tests.conftest import make_settings
+from tests.databases import make_settings
 from tests.helpers import PASSWORD, ApiClient, unique_email
 from tests.services import RedisServer
 

@@ -5,6 +5,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api.config import Settings
 from api.deps import SettingsDep
+from api.errors import OAuthRoute
 from api.grants import BROWSER_HEADER, GRANTS, REFRESH_COOKIE, TokenForm
 from api.responses import BODY_ERRORS, CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
 from api.throttling import ThrottleDep, address_key
@@ -19,6 +20,8 @@ from models.schemas import LogoutRequest, OAuthErrorBody, Token, UserCreate, Use
 from models.types import utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=BODY_ERRORS)
+# The token endpoint answers OAuth clients: RFC 6749 errors only, whatever fails.
+token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=OAuthRoute)
 
 COOKIE_PATH = "/auth"
 RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)]
@@ -56,7 +59,7 @@ async def register(
     return UserPublic.model_validate(await accounts.register(db, auth, body))
 
 
-@router.post(
+@token_router.post(
     "/token",
     response_model=Token,
     response_model_exclude_none=True,

@@ -2,20 +2,21 @@
 
 import logging
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, Request, status
 
+from api.problems import Problem
 from api.responses import BODY_ERRORS, FORBIDDEN, TOO_MANY, UNAUTHORIZED, Responses
 from api.throttling import ThrottleDep, account_key, address_key, recipient_key, user_key
 from auth import accounts, recovery
 from auth.config import AuthConfig, AuthConfigDep
 from auth.deps import AccountOwner
+from auth.errors import AlreadyVerified
 from models.database import Database
 from models.deps import DatabaseDep
 from models.errors import DatabaseUnavailable
 from models.schemas import (
     Accepted,
     EmailVerification,
-    ErrorBody,
     PasswordResetConfirm,
     PasswordResetRequest,
 )
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/auth", tags=["auth"], responses=BODY_ERRORS)
 logger = logging.getLogger("stockroom")
 
 BAD_LINK: Responses = {
-    400: {"model": ErrorBody, "description": "The link is unknown, used or expired"}
+    400: {"model": Problem, "description": "The link is unknown, used or expired"}
 }
 RESET_ACCEPTED = (
     "If an account uses this address, a mail with a link to choose a new password is on its way."
@@ -88,7 +89,7 @@ async def verify_email(body: EmailVerification, db: DatabaseDep) -> None:
         **UNAUTHORIZED,
         **FORBIDDEN,
         **TOO_MANY,
-        409: {"model": ErrorBody, "description": "The address is already verified"},
+        409: {"model": Problem, "description": "The address is already verified"},
     },
 )
 async def resend_verification(
@@ -97,7 +98,7 @@ async def resend_verification(
     """Send a new verification link (older ones stop working)."""
     user = principal.user
     if user.email_verified:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail="This address is already verified.")
+        raise AlreadyVerified()
     limits = throttle.limits
     await throttle.take(
         (limits.verification_mails_per_account, user_key(user.id)),

@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
+from api.problems import Problem
 from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, UNAUTHORIZED
 from auth import personal_tokens
 from auth.deps import AccountOwner
 from models import access_tokens
 from models.access_tokens import AccessToken
 from models.deps import DatabaseDep
-from models.schemas import ErrorBody, StrictInput
+from models.schemas import StrictInput
 
 router = APIRouter(
     prefix="/users/me/tokens",
@@ -62,24 +63,17 @@ class TokenCreated(BaseModel):
     "",
     response_model=TokenCreated,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"model": ErrorBody, "description": "Already 50 live tokens"}},
+    responses={409: {"model": Problem, "description": "Already 50 live tokens"}},
 )
 async def create_token(body: TokenCreate, login: AccountOwner, db: DatabaseDep) -> TokenCreated:
     """Make a token for scripts; its secret is in this answer and never again."""
-    try:
-        created = await personal_tokens.create(
-            db,
-            user_id=login.user.id,
-            name=body.name.strip(),
-            scopes=list(body.scopes),
-            days=body.expires_in_days,
-        )
-    except personal_tokens.TooManyTokens:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"You already have {personal_tokens.MAX_LIVE_TOKENS} live tokens; "
-            "revoke one first.",
-        ) from None
+    created = await personal_tokens.create(
+        db,
+        user_id=login.user.id,
+        name=body.name.strip(),
+        scopes=list(body.scopes),
+        days=body.expires_in_days,
+    )
     row = created.row
     return TokenCreated(
         id=row.id,

@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 
+from api.problems import Problem
 from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, TOO_MANY, UNAUTHORIZED, Responses
 from api.throttling import (
     Throttle,
@@ -17,17 +18,17 @@ from auth.deps import AccountOwner, CurrentUser
 from auth.passwords import UNGUARDED, Guard
 from models import sessions
 from models.deps import DatabaseDep
-from models.schemas import ErrorBody, PasswordChange, SessionPublic, UserPublic, UserUpdate
+from models.schemas import PasswordChange, SessionPublic, UserPublic, UserUpdate
 from models.types import utcnow
 from models.users import User
 
 router = APIRouter(prefix="/users", tags=["users"], responses={**UNAUTHORIZED, **BODY_ERRORS})
 
 WRONG_PASSWORD: Responses = {
-    400: {"model": ErrorBody, "description": "Wrong current password"},
+    400: {"model": Problem, "description": "Wrong current password"},
     409: {
-        "model": ErrorBody,
-        "description": "The password changed meanwhile (or the address is taken)",
+        "model": Problem,
+        "description": "The password changed meanwhile, or the address is taken",
     },
 }
 

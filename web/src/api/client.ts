@@ -18,7 +18,7 @@ export type PersonalToken = components["schemas"]["TokenPublic"];
 export type PersonalTokenCreated = components["schemas"]["TokenCreated"];
 export type PersonalTokenCreate = components["schemas"]["TokenCreate"];
 export type ProductScope = PersonalTokenCreate["scopes"][number];
-type TokenForm = components["schemas"]["Body_token_auth_token_post"];
+type TokenForm = components["schemas"]["Body_token"];
 
 export const API_URL = (window.STOCKROOM_API_URL || import.meta.env.VITE_API_URL || "http://127.0.0.1:8000").replace(
   /\/+$/,

@@ -1,10 +1,20 @@
-/** Turns every error answer of the API into one message a person can act on. */
+/**
+ * Turns every error answer of the API into one message a person can act on.
+ *
+ * The API answers RFC 9457 problem details (`application/problem+json`: `type`, `title`, `status`,
+ * `detail`, and `errors` for a request that is not valid), and RFC 6749 errors at its token
+ * endpoint (`error`, `error_description`). What this reads is machine-readable: the status,
+ * `errors[].loc` and `Retry-After`; the English of `detail` is only shown, never parsed.
+ */
+import type { components } from "./schema";
+
+type FieldError = components["schemas"]["FieldError"];
 
 export type FieldErrors = Record<string, string>;
 
 export class ApiError extends Error {
   readonly status: number;
-  /** 422: message per field name (the last part of FastAPI's `loc`). */
+  /** 422: message per field name (`errors[].loc` without its root). */
   readonly fields: FieldErrors;
   /** 429: seconds to wait, from Retry-After. */
   readonly retryAfter: number | null;
@@ -16,11 +26,6 @@ export class ApiError extends Error {
     this.fields = fields;
     this.retryAfter = retryAfter;
   }
-}
-
-interface ValidationItem {
-  loc?: (string | number)[];
-  msg?: string;
 }
 
 const LOC_ROOTS = new Set(["body", "query", "path", "header", "cookie"]);
@@ -69,8 +74,8 @@ export function errorFromResponse(response: Response, body: unknown): ApiError {
   if (status === 422) {
     const fields: FieldErrors = {};
     const items =
-      body && typeof body === "object" && Array.isArray((body as { detail?: unknown }).detail)
-        ? ((body as { detail: ValidationItem[] }).detail)
+      body && typeof body === "object" && Array.isArray((body as { errors?: unknown }).errors)
+        ? ((body as { errors: FieldError[] }).errors)
         : [];
     for (const item of items) {
       const path = (item.loc ?? []).filter((part, i) => !(i === 0 && LOC_ROOTS.has(String(part))));
@@ -82,9 +87,7 @@ export function errorFromResponse(response: Response, body: unknown): ApiError {
   if (status === 429) {
     const wait = parseRetryAfter(response.headers.get("Retry-After"));
     const when = wait === null ? "in a little while" : `in ${plural(wait, "second")}`;
-    // The API's own "; try again in N seconds." gives way to ours, worked out from Retry-After.
-    const lead = (detail ?? "Too many requests").replace(/[;,.]?\s*try again in \d+ seconds?\.?\s*$/i, "").replace(/[.\s]*$/, ".");
-    return new ApiError(status, `${lead} Try again ${when}.`, {}, wait);
+    return new ApiError(status, `Too many attempts. Try again ${when}.`, {}, wait);
   }
   if (status === 401) return new ApiError(status, "Your session has expired. Please log in again.");
   if (status === 403) return new ApiError(status, detail ?? "You are not allowed to do that.");
