@@ -10,6 +10,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from api.config import load_settings
 from migrations import schema_revision, upgrade_to_head
+from models.connect import open_database
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def migrate(_args: argparse.Namespace) -> None:
         await upgrade_to_head(
             settings.DATABASE_URL, connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS
         )
-        database = settings.open_database()
+        database = open_database(settings.DATABASE_URL, settings.database_options)
         try:
             return await schema_revision(database)
         finally:

@@ -112,7 +112,7 @@ async def refresh_grant(
     if not form.refresh_token:
         raise OAuthError("invalid_request", "refresh_token is required.")
     try:
-        await throttle.take((throttle.limits.refreshes_per_address, form.address))
+        await throttle.take((throttle.limits.REFRESH_LIMIT_PER_ADDRESS, form.address))
     except Throttled as exc:
         raise too_many("Too many refreshes", exc) from None
     return await refresh(db, auth, refresh_token=form.refresh_token, scope=form.scope)

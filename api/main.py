@@ -1,8 +1,3 @@
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import timedelta
-
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -11,7 +6,7 @@ from api.config import Settings, load_settings
 from api.docs import complete_openapi, install_docs
 from api.drain import Drain
 from api.errors import install_error_handlers
-from api.mailer import BATCH, FileTransport, MailSender, SmtpTransport, Transport, running
+from api.lifespan import running_app
 from api.middleware import (
     CompleteRequestMiddleware,
     ConcurrencyLimitMiddleware,
@@ -19,15 +14,9 @@ from api.middleware import (
     SecurityHeadersMiddleware,
 )
 from api.routes import auth, health, keys, problems, products, recovery, tokens, users
-from api.throttling import Throttle
-from auth.config import AuthConfig, MailLinks
 from auth.deps import PERSONAL_TOKEN_SCHEME
-from auth.passwords import PasswordHasher
 from auth.personal_tokens import PRODUCT_SCOPES
-from auth.tokens import TokenCodec
-from migrations import upgrade_to_head
 from models.database import Database
-from models.deps import provide
 
 OPENAPI_TAGS = [
     {
@@ -43,74 +32,20 @@ OPENAPI_TAGS = [
 ]
 
 
-def build_auth_config(settings: Settings) -> AuthConfig:
-    return AuthConfig(
-        passwords=PasswordHasher(rounds=settings.PASSWORD_HASH_ROUNDS),
-        tokens=TokenCodec(settings.signing_keys, access_ttl_seconds=settings.access_ttl_seconds),
-        session_lifetime=timedelta(days=settings.SESSION_LIFETIME_DAYS),
-        session_idle_timeout=timedelta(days=settings.SESSION_IDLE_TIMEOUT_DAYS),
-        links=MailLinks(
-            app_url=settings.PUBLIC_APP_URL,
-            key=settings.signing_secret,
-            reset_ttl=timedelta(minutes=settings.PASSWORD_RESET_TOKEN_MINUTES),
-            verify_ttl=timedelta(hours=settings.EMAIL_VERIFY_TOKEN_HOURS),
-        ),
-        require_verified_email=settings.REQUIRE_VERIFIED_EMAIL,
-        refresh_reuse_grace=timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS),
-    )
-
-
-def build_mail_sender(settings: Settings, db: Database) -> MailSender:
-    transport: Transport
-    if settings.SMTP_URL is not None:
-        transport = SmtpTransport(
-            settings.SMTP_URL.get_secret_value(), settings.SMTP_TIMEOUT_SECONDS
-        )
-    else:
-        transport = FileTransport(settings.MAIL_DIR)
-    return MailSender(
-        db,
-        transport,
-        mail_from=settings.MAIL_FROM,
-        link_key=settings.signing_secret,
-        max_attempts=settings.MAIL_MAX_ATTEMPTS,
-        retry_seconds=settings.MAIL_RETRY_SECONDS,
-        poll_seconds=settings.MAIL_POLL_SECONDS,
-        # A batch of sends, each bounded by the SMTP timeout, and a margin.
-        lease=timedelta(seconds=BATCH * settings.SMTP_TIMEOUT_SECONDS + 60),
-    )
-
-
 def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """The app, ready to serve once its lifespan has run. `database` replaces the one that
+    `DATABASE_URL` names, for every request (the caller opens and closes it)."""
     settings = settings or load_settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await upgrade_to_head(
-            settings.DATABASE_URL, connect_timeout=settings.DB_CONNECT_TIMEOUT_SECONDS
-        )
-        database = settings.open_database()
-        provide(app, Database, database)
-        drain.install()
-        # Everything loaded so far lives as long as the process: keep the cyclic garbage
-        # collector from re-scanning it, which showed up as latency spikes under load.
-        gc.collect()
-        gc.freeze()
-        try:
-            async with running(build_mail_sender(settings, database)):
-                yield
-        finally:
-            await database.close()
-
+    drain = Drain(settings.SHUTDOWN_DRAIN_SECONDS)
     app = FastAPI(
         title="Stockroom",
         version="0.1.0",
         description="Products that belong to the users who create them. Log in with **Authorize**.",
-        lifespan=lifespan,
+        lifespan=running_app(settings, drain, database),
         docs_url=None,
         redoc_url=None,
         # The order the docs show, whatever the order routes are matched in.
@@ -122,11 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # names are ours, not FastAPI's path-and-method spelling.
         generate_unique_id_function=operation_id,
     )
-    drain = Drain(settings.SHUTDOWN_DRAIN_SECONDS)
-    provide(app, Drain, drain)
-    provide(app, Settings, settings)
-    provide(app, AuthConfig, build_auth_config(settings))
-    provide(app, Throttle, Throttle(settings.throttle_limits, settings.REDIS_URL))
     install_error_handlers(app)
     # The last added is the outermost: security headers on every answer, CORS headers even on
     # an early answer (431, 413, 408, a busy 503), and a request takes a concurrency slot only

@@ -1,6 +1,6 @@
-"""The development signing key: made once, kept in a 0600 file, shared by every worker.
-
-Only for running without SECRET_KEY; production refuses to start without one (api/config.py).
+"""The keys that sign tokens and mail links, from the settings; and the development key, made
+once in a 0600 file and shared by every worker when SECRET_KEY is not set (production refuses
+to start without one: api/config/). Called in the app's lifespan, never at import.
 """
 
 import logging
@@ -8,9 +8,27 @@ import os
 import secrets
 from pathlib import Path
 
+from api.config.tokens import TokenSettings
+from auth.keys import HMAC_ALGORITHM, SigningKeys
 from auth.tokens import MIN_SECRET_BYTES
 
 logger = logging.getLogger("stockroom")
+
+
+def signing_secret(settings: TokenSettings) -> str:
+    """SECRET_KEY, or the development key: what signs HS256 tokens and derives mail links."""
+    if settings.SECRET_KEY is not None:
+        return settings.SECRET_KEY.get_secret_value()
+    return load_or_create_secret(settings.SECRET_KEY_FILE)
+
+
+def signing_keys(settings: TokenSettings, secret: str) -> SigningKeys:
+    if settings.JWT_ALGORITHM == HMAC_ALGORITHM:
+        previous = [key.get_secret_value() for key in settings.PREVIOUS_SECRET_KEYS]
+        return SigningKeys.shared_secret(secret, previous)
+    return SigningKeys.key_pair(
+        settings.JWT_ALGORITHM, settings.private_key_pem(), settings.previous_public_pems()
+    )
 
 
 def load_or_create_secret(path: Path) -> str:

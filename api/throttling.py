@@ -13,15 +13,14 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 import anyio
-from fastapi import Depends, Request
-from limits import RateLimitItem, parse
+from fastapi import Request
+from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, MovingWindowSupport, RedisStorage
 
-from models.deps import provided
+from api.config import LimitSettings
 
 logger = logging.getLogger("stockroom.throttling")
 
@@ -40,29 +39,6 @@ class Throttled(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"throttled for {retry_after} s")
         self.retry_after = retry_after
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottleLimits:
-    login_failures_per_account: RateLimitItem
-    login_failures_per_address: RateLimitItem
-    registrations_per_address: RateLimitItem
-    refreshes_per_address: RateLimitItem
-    resets_per_account: RateLimitItem
-    resets_per_address: RateLimitItem
-    verification_mails_per_account: RateLimitItem
-    email_changes_per_account: RateLimitItem
-    mails_per_recipient: RateLimitItem
-
-    @classmethod
-    def parse(cls, **limits: str) -> "ThrottleLimits":
-        """From rate limits written like '10/15 minutes', by field name. Each limit counts in
-        a namespace of its own: two limits of the same rate on the same key are two counts."""
-        return cls(**{name: _named(parse(value), name) for name, value in limits.items()})
-
-
-def _named(limit: RateLimitItem, name: str) -> RateLimitItem:
-    return type(limit)(limit.amount, limit.multiples, namespace=name)
 
 
 def _digest(text: str) -> str:
@@ -95,21 +71,22 @@ def address_key(request: Request) -> str:
 Rule = tuple[RateLimitItem, str]
 
 
-def password_rules(limits: ThrottleLimits, *, address: str, email: str) -> tuple[Rule, Rule]:
+def password_rules(limits: LimitSettings, *, address: str, email: str) -> tuple[Rule, Rule]:
     """Every check of an account's password (a login, a current password confirming a change)
     draws on one budget: a stolen access token is no better an oracle than the login form.
     The address first: a throttled address costs the account it aims at nothing."""
     return (
-        (limits.login_failures_per_address, address),
-        (limits.login_failures_per_account, account_key(email)),
+        (limits.LOGIN_FAILURE_LIMIT_PER_ADDRESS, address),
+        (limits.LOGIN_FAILURE_LIMIT_PER_ACCOUNT, account_key(email)),
     )
 
 
 class Throttle:
     """Moving windows (limits' `acquire_entry`), keyed by the limit and what it counts."""
 
-    def __init__(self, limits: ThrottleLimits, redis_url: str | None = None) -> None:
+    def __init__(self, limits: LimitSettings) -> None:
         self.limits = limits
+        redis_url = limits.REDIS_URL
         self._local = MemoryStorage()
         self._shared: RedisStorage | None = None
         self._shared_down_until = 0.0
@@ -188,10 +165,3 @@ class Throttle:
 
 def _seconds_until(moment: float) -> int:
     return max(1, math.ceil(moment - time.time()))
-
-
-async def get_throttle(request: Request) -> Throttle:
-    return provided(request.app, Throttle)
-
-
-ThrottleDep = Annotated[Throttle, Depends(get_throttle)]

@@ -1,12 +1,12 @@
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenCodec
-from models.deps import provided
+from models.deps import DataState, app_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,15 @@ class AuthConfig:
     refresh_reuse_grace: timedelta = timedelta(0)
 
 
+class AuthState(DataState, Protocol):
+    """What the auth layer reads of the app's state."""
+
+    @property
+    def auth(self) -> AuthConfig: ...
+
+
 async def get_auth_config(request: Request) -> AuthConfig:
-    return provided(request.app, AuthConfig)
+    return app_state(request.app, AuthState).auth
 
 
 AuthConfigDep = Annotated[AuthConfig, Depends(get_auth_config)]

@@ -12,14 +12,14 @@ from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from auth import personal_tokens
-from auth.config import AuthConfig
+from auth.config import AuthConfig, AuthState
 from auth.scopes import SCOPES
 from auth.sessions import session_problem
 from auth.tokens import InvalidTokenError
 from models import access_tokens, sessions
 from models.access_tokens import AccessToken
 from models.database import Database
-from models.deps import provided
+from models.deps import app_state
 from models.sessions import AuthSession
 from models.types import utcnow
 from models.users import User
@@ -128,7 +128,8 @@ async def _by_personal_token(db: Database, token: str) -> Principal:
 async def _principal(
     security_scopes: SecurityScopes, token: str | None, request: Request
 ) -> Principal:
-    db, auth = provided(request.app, Database), provided(request.app, AuthConfig)
+    state = app_state(request.app, AuthState)
+    db, auth = state.database, state.auth
     if not token:
         raise unauthorized(
             "Not authenticated: send 'Authorization: Bearer <token>'.", token_sent=False

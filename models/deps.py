@@ -1,37 +1,53 @@
-"""What lives on `app.state`, and the data layer's FastAPI dependency.
+"""The application's state, and the data layer's FastAPI dependency.
+
+The app's lifespan builds one state object (`api/state.py`: the database, the auth settings,
+the throttle, ...) and sets it on the app; every layer reads it through `app_state`, typed by
+a protocol of what that layer uses, so nothing below `api` imports `api`. A test or a tool that
+wants another database (or anything else in it) for the whole request path gives it to
+`create_app`, and every route, dependency and handler sees it.
 
 Routes take the `Database` and hand it to the repositories, which run each statement on a
 pooled connection (see `Executor`); a route that writes several rows together opens
-`db.transaction()`. A connection per request as a generator dependency was the other way:
-its exit stack cost each request more CPU than the statement it served (bench/README.md).
-
-Each layer keeps its start-up objects in one registry on the app, keyed by their type, and
-reads them back through `provided`; nothing else touches `app.state`.
+`db.transaction()`.
 """
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
+from starlette.types import ASGIApp
 
 from models.database import Database
 
-T = TypeVar("T")
+S = TypeVar("S")
+STATE_ATTRIBUTE = "stockroom"
 
 
-def provide(app: FastAPI, kind: type[T], value: T) -> None:
-    if not hasattr(app.state, "provided"):
-        app.state.provided = {}
-    registry: dict[type[Any], Any] = app.state.provided
-    registry[kind] = value
+class DataState(Protocol):
+    """What the data layer reads of the state."""
+
+    @property
+    def database(self) -> Database: ...
 
 
-def provided(app: FastAPI, kind: type[T]) -> T:
-    value: T = app.state.provided[kind]
-    return value
+class StateNotSet(RuntimeError):
+    """The app is used before its lifespan built its state."""
+
+
+def app_state(app: ASGIApp, kind: type[S]) -> S:
+    """The app's state, as `kind` (a protocol of what the caller reads)."""
+    state: Any = getattr(getattr(app, "state", None), STATE_ATTRIBUTE, None)
+    if state is None:
+        raise StateNotSet(
+            "Stockroom's state (database, keys, throttle) is not set on this app: its lifespan "
+            "builds it, so serve the app (uvicorn, `stockroom serve`) or enter "
+            "`TestClient(app)` as a context manager before sending requests."
+        )
+    result: S = state
+    return result
 
 
 async def get_database(request: Request) -> Database:
-    return provided(request.app, Database)
+    return app_state(request.app, DataState).database
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

@@ -4,10 +4,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from jose import jwt
 
-from api.config import Settings
 from api.main import create_app
+from api.state import state
 from auth.keys import secret_kid as key_id
-from models.deps import provided
 from tests.databases import make_settings
 from tests.helpers import ApiClient, bearer
 
@@ -43,8 +42,6 @@ def test_tokens_of_a_dropped_key_are_refused(tmp_path: Path) -> None:
 def test_unknown_kid_is_refused(client: ApiClient) -> None:
     _, token = client.new_user()
     claims = jwt.get_unverified_claims(token["access_token"])
-    settings = provided(client.http.app, Settings)  # type: ignore[arg-type]
-    forged = jwt.encode(
-        claims, settings.signing_secret, algorithm="HS256", headers={"kid": "nope", "typ": "at+jwt"}
-    )
+    secret = state(client.http.app).auth.links.key
+    forged = jwt.encode(claims, secret, algorithm="HS256", headers={"kid": "nope", "typ": "at+jwt"})
     assert client.http.get("/users/me", headers=bearer(forged)).status_code == 401

@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 
 from api.mailer import FileTransport, MailSender, running
 from api.main import create_app
+from api.secret_key import signing_secret
+from models.connect import open_database
 from tests.databases import BACKEND, execute_sql, fresh_database_url, make_settings
 from tests.helpers import PASSWORD, ApiClient, bearer, link_token, unique_email
 from tests.services import PostgresServer, SmtpServer, UvicornServer, wait_for
@@ -410,10 +412,10 @@ class DropsOneCancellation(MailSender):
 def test_shutdown_ends_the_sender_even_when_a_cancellation_is_dropped(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     sender = DropsOneCancellation(
-        settings.open_database(),
+        open_database(settings.DATABASE_URL, settings.database_options),
         FileTransport(tmp_path),
         mail_from=settings.MAIL_FROM,
-        link_key=settings.signing_secret,
+        link_key=signing_secret(settings),
         max_attempts=1,
         retry_seconds=1,
         poll_seconds=3600,  # after the dropped cancellation, the loop would sleep on

@@ -109,13 +109,38 @@ def test_development_accepts_a_low_hash_cost_for_tests(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_development_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+START_APP = (
+    "from fastapi.testclient import TestClient; import api.main\n"
+    "with TestClient(api.main.app): pass"
+)
+
+
+def run_start(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The app started (its lifespan run) and stopped, in a process of its own."""
+    clean = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    return subprocess.run(
+        [sys.executable, "-c", START_APP],
+        env={**clean, "PYTHONPATH": str(REPO), "PASSWORD_HASH_ROUNDS": "4", **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_importing_the_app_writes_nothing(tmp_path: Path) -> None:
     assert run_import({}, tmp_path).returncode == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_development_key_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    assert run_start({}, tmp_path).returncode == 0
     key_file = tmp_path / ".stockroom-secret-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     first = key_file.read_text()
     assert len(first) >= 32
-    result = run_import({}, tmp_path)
+    result = run_start({}, tmp_path)
     assert key_file.read_text() == first
     assert first not in result.stderr + result.stdout
 

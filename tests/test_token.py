@@ -1,5 +1,4 @@
-from auth.config import AuthConfig
-from models.deps import provided
+from api.state import state
 from tests.helpers import PASSWORD, ApiClient, unique_email
 
 
@@ -41,7 +40,7 @@ def test_wrong_password_and_unknown_email_get_identical_invalid_grant(client: Ap
 
 
 def test_unknown_email_costs_a_full_password_verification(client: ApiClient) -> None:
-    hasher = provided(client.http.app, AuthConfig).passwords  # type: ignore[arg-type]
+    hasher = state(client.http.app).auth.passwords
     calls: list[str] = []
     original = hasher._verify_sync
 

@@ -4,11 +4,11 @@ from fastapi import APIRouter, Body, Cookie, Request, Response, status
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.config import Settings
-from api.deps import SettingsDep
+from api.deps import SettingsDep, ThrottleDep
 from api.errors import OAuthRoute
 from api.grants import BROWSER_HEADER, GRANTS, REFRESH_COOKIE, TokenForm
 from api.responses import BODY_ERRORS, CONFLICT, OAUTH_ERROR, TOO_MANY, UNAUTHORIZED
-from api.throttling import ThrottleDep, address_key
+from api.throttling import address_key
 from auth import accounts
 from auth.config import AuthConfigDep
 from auth.deps import unauthorized
@@ -55,7 +55,7 @@ def _refresh_cookie(response: Response, settings: Settings, issued: IssuedTokens
 async def register(
     request: Request, body: UserCreate, db: DatabaseDep, auth: AuthConfigDep, throttle: ThrottleDep
 ) -> UserPublic:
-    await throttle.take((throttle.limits.registrations_per_address, address_key(request)))
+    await throttle.take((throttle.limits.REGISTRATION_LIMIT_PER_ADDRESS, address_key(request)))
     return UserPublic.model_validate(await accounts.register(db, auth, body))
 
 

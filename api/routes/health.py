@@ -5,8 +5,9 @@ from pydantic import BaseModel
 
 from api.drain import Drain
 from api.errors import DATABASE_RETRY_AFTER_S
+from api.state import state
 from migrations import schema_revision
-from models.deps import DatabaseDep, provided
+from models.deps import DatabaseDep
 
 router = APIRouter(tags=["health"])
 
@@ -23,7 +24,7 @@ async def health() -> Health:
 
 
 async def get_drain(request: Request) -> Drain:
-    return provided(request.app, Drain)
+    return state(request.app).drain
 
 
 @router.get(

@@ -5,8 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from auth.config import AuthConfig
-from models.deps import provided
+from api.state import state
 
 router = APIRouter(tags=["keys"])
 
@@ -25,4 +24,4 @@ async def jwks(request: Request, response: Response) -> JsonWebKeySet:
     """The current and previous public keys, by `kid`; empty under HS256 (a shared secret is
     never published: verify those tokens with the secret)."""
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_S}"
-    return JsonWebKeySet(keys=list(provided(request.app, AuthConfig).tokens.keys.public_jwks))
+    return JsonWebKeySet(keys=list(state(request.app).auth.tokens.keys.public_jwks))

@@ -4,9 +4,10 @@ import logging
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
+from api.deps import ThrottleDep
 from api.problems import Problem
 from api.responses import BODY_ERRORS, FORBIDDEN, TOO_MANY, UNAUTHORIZED, Responses
-from api.throttling import ThrottleDep, account_key, address_key, recipient_key, user_key
+from api.throttling import account_key, address_key, recipient_key, user_key
 from auth import accounts, recovery
 from auth.config import AuthConfig, AuthConfigDep
 from auth.deps import AccountOwner
@@ -60,8 +61,8 @@ async def request_password_reset(
     """
     limits = throttle.limits
     await throttle.take(
-        (limits.resets_per_address, address_key(request)),
-        (limits.resets_per_account, account_key(body.email)),
+        (limits.PASSWORD_RESET_LIMIT_PER_ADDRESS, address_key(request)),
+        (limits.PASSWORD_RESET_LIMIT_PER_ACCOUNT, account_key(body.email)),
     )
     background.add_task(_request_reset, db, auth, body.email)
     return Accepted(detail=RESET_ACCEPTED)
@@ -101,8 +102,8 @@ async def resend_verification(
         raise AlreadyVerified()
     limits = throttle.limits
     await throttle.take(
-        (limits.verification_mails_per_account, user_key(user.id)),
-        (limits.mails_per_recipient, recipient_key(user.email)),
+        (limits.VERIFICATION_MAIL_LIMIT_PER_ACCOUNT, user_key(user.id)),
+        (limits.MAIL_LIMIT_PER_RECIPIENT, recipient_key(user.email)),
     )
     await accounts.resend_verification(db, auth, user)
     return Accepted(detail=f"A new verification link is on its way to {user.email}.")

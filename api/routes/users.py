@@ -2,11 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 
+from api.deps import ThrottleDep
 from api.problems import Problem
 from api.responses import BODY_ERRORS, FORBIDDEN, NOT_FOUND, TOO_MANY, UNAUTHORIZED, Responses
 from api.throttling import (
     Throttle,
-    ThrottleDep,
     address_key,
     password_rules,
     recipient_key,
@@ -66,8 +66,8 @@ async def address_change_guard(
     before the current password confirming one is checked, within the login's budget."""
     limits = throttle.limits
     await throttle.take(
-        (limits.email_changes_per_account, user_key(user.id)),
-        (limits.mails_per_recipient, recipient_key(new_email)),
+        (limits.EMAIL_CHANGE_LIMIT_PER_ACCOUNT, user_key(user.id)),
+        (limits.MAIL_LIMIT_PER_RECIPIENT, recipient_key(new_email)),
     )
     return throttle.guess(*password_rules(limits, address=address_key(request), email=user.email))
 
