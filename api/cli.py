@@ -39,9 +39,8 @@ def serve(args: argparse.Namespace) -> None:
         # After the drain (api/drain.py): how long requests in flight may take to finish.
         timeout_graceful_shutdown=round(settings.SHUTDOWN_TIMEOUT_SECONDS),
         # uvloop's libuv accepts one connection per loop iteration (libuv PR #3696), so under
-        # load a burst of new connections waits up to one iteration each: measured here, the
-        # 32nd of 32 new connections got its first answer ~450 ms late on SQLite. asyncio's
-        # loop accepts all that are waiting; throughput was within noise of uvloop's.
+        # load a burst of new connections waits up to one iteration each; asyncio's loop
+        # accepts all that are waiting, at the same throughput (bench/README.md, "uvloop").
         loop="asyncio",
         http="httptools",
         log_level=settings.LOG_LEVEL.lower(),

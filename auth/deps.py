@@ -30,9 +30,8 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
 # Personal access tokens come in the same header, read once above. For the docs they are a
-# second security scheme (api/docs.py adds it to the routes they may call); declaring it as
-# another dependency cost every request a dependency call: 6 % of its Python calls
-# (bench/README.md).
+# second security scheme (api/docs.py adds it to the routes they may call), not a second
+# dependency, which every request would pay for (bench/README.md).
 PERSONAL_TOKEN_SCHEME = {
     "type": "http",
     "scheme": "bearer",
@@ -122,9 +121,10 @@ async def _by_personal_token(db: Database, token: str) -> Principal:
     return Principal(user, frozenset(access_token.scope.split()), access_token=access_token)
 
 
-# The two dependencies below share this function, which reads the database and the settings
-# straight from the app: as a dependency of its own, with those two as its dependencies, it
-# cost every authenticated request more than 5 % of its CPU (bench/README.md).
+# The two dependencies below share this function, which reads the database and the auth
+# settings from the app's state itself: as a dependency of its own, with those two as its
+# dependencies, it cost every authenticated request a measurable share of its CPU
+# (bench/README.md, "What the request path does, and why").
 async def _principal(
     security_scopes: SecurityScopes, token: str | None, request: Request
 ) -> Principal:
