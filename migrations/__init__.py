@@ -33,7 +33,25 @@ async def upgrade_to_head(database_url: str, *, connect_timeout: float = 5) -> N
     await with_schema_lock(database_url, _upgrade, connect_timeout=connect_timeout)
 
 
-HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+_SCRIPTS = ScriptDirectory.from_config(alembic_config())
+HEAD = _SCRIPTS.get_current_head()
+# Every revision this code knows. The history is linear and a migration reaches a database only
+# with the code that runs it, so a revision not among these is a later release's.
+KNOWN = frozenset(revision.revision for revision in _SCRIPTS.walk_revisions())
+
+
+def schema_problem(current: str | None) -> str | None:
+    """Why this code cannot serve a database at revision `current`, or None if it can.
+
+    At its head it can. Behind it, it cannot: it reads columns the schema does not have yet.
+    Ahead of it, by a later release's migrations, it can: within a release migrations only add
+    (nullable or defaulted columns, tables, indexes), and what they drop or rename waits for a
+    release after every instance runs the one that stopped using it (README, "Upgrading"). An
+    instance of the release before thus keeps serving while the next one rolls out.
+    """
+    if current == HEAD or (current is not None and current not in KNOWN):
+        return None
+    return f"schema at {current}, code expects {HEAD}"
 
 
 async def schema_revision(db: Database) -> tuple[str | None, str | None]:

@@ -1,10 +1,13 @@
 """A thin client that speaks the API the way a script would, for tests that read as specs."""
 
+import asyncio
 import itertools
 import re
 import secrets
 from collections import Counter
-from typing import Any
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 from fastapi.testclient import TestClient
@@ -12,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.grants import BROWSER_HEADER
 from tests.services import UvicornServer, wait_for
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery staple"
 # What the React app sends to the token endpoint to get its refresh token as a cookie.
 BROWSER_HEADERS = {BROWSER_HEADER: "stockroom-web"}
@@ -81,6 +85,13 @@ def link_token(message: Any, path: str, app_url: str = "https://app.example.test
     found = re.search(rf"{re.escape(app_url)}{path}\?token=([A-Za-z0-9_-]+)", text)
     assert found, text
     return str(found.group(1))
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on an event loop of its own, in a thread of its own: the
+    browser tests' Playwright keeps a loop running in the main thread for the whole session."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def bearer(token: str) -> dict[str, str]:

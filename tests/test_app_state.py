@@ -1,7 +1,6 @@
 """The app's state is built in its lifespan and read through one accessor; a database given to
 `create_app` serves every request, the login and the current-user check included."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -15,7 +14,7 @@ from migrations import upgrade_to_head
 from models.connect import open_database
 from models.database import Connection, Database, Row
 from models.deps import StateNotSet
-from tests.helpers import PASSWORD, ApiClient, bearer, unique_email
+from tests.helpers import PASSWORD, ApiClient, bearer, run_async, unique_email
 
 
 class RecordingDatabase(Database):
@@ -55,7 +54,7 @@ class RecordingDatabase(Database):
 def test_a_database_given_to_the_app_serves_the_login_and_every_request(
     settings: Settings,
 ) -> None:
-    asyncio.run(upgrade_to_head(settings.DATABASE_URL))
+    run_async(upgrade_to_head(settings.DATABASE_URL))
     recording = RecordingDatabase(open_database(settings.DATABASE_URL))
     with TestClient(create_app(settings, database=recording)) as http:
         try:

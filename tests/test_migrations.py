@@ -41,10 +41,20 @@ def test_health_answers_without_auth(client: ApiClient) -> None:
 
 
 def test_ready_is_503_when_the_schema_is_behind(client: ApiClient, settings: Settings) -> None:
-    execute_sql(settings, "UPDATE alembic_version SET version_num = 'old'")
+    execute_sql(settings, "UPDATE alembic_version SET version_num = '0001'")
     response = client.http.get("/ready")
     assert response.status_code == 503
     assert "schema" in response.json()["detail"]
+
+
+def test_ready_stays_ready_when_a_later_release_migrated_the_schema(
+    client: ApiClient, settings: Settings
+) -> None:
+    """The release before keeps serving while the next one rolls out: its migrations only add."""
+    execute_sql(settings, "UPDATE alembic_version SET version_num = '9999_from_a_later_release'")
+    response = client.http.get("/ready")
+    assert response.status_code == 200
+    assert "ahead" in response.json()["detail"]
 
 
 def run_cli(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:

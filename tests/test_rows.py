@@ -3,7 +3,6 @@ holds it as another type, fails where it is declared; every statement the reposi
 prepared against the migrated schema of the pass's database, so a column list that names
 something the schema does not have fails here."""
 
-import asyncio
 import importlib
 import re
 from datetime import datetime
@@ -18,6 +17,7 @@ from models.postgres import PostgresDatabase
 from models.sqlite import SqliteDatabase, translate
 from models.tables import ProductTable
 from tests.databases import fresh_database_url
+from tests.helpers import run_async
 
 REPOSITORIES = ("users", "sessions", "products", "email_tokens", "access_tokens", "outbox")
 SQL_STARTS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "WITH ")
@@ -104,4 +104,4 @@ def test_every_repository_statement_prepares_against_the_schema(tmp_path: Path) 
             await database.close()
         return failures
 
-    assert asyncio.run(prepare_all()) == []
+    assert run_async(prepare_all()) == []

@@ -14,6 +14,7 @@ from models.database import Database, DatabaseOptions
 from models.errors import DatabaseUnavailable
 from models.sqlite import translate
 from tests.databases import fresh_database_url
+from tests.helpers import run_async
 
 
 class Abandoned(Exception):
@@ -35,7 +36,7 @@ def with_database(
         finally:
             await database.close()
 
-    asyncio.run(run())
+    run_async(run())
 
 
 def test_a_write_outside_a_transaction_survives_that_transactions_rollback(

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 from api.drain import Drain
 from api.errors import DATABASE_RETRY_AFTER_S
 from api.state import state
-from migrations import schema_revision
+from migrations import schema_problem, schema_revision
 from models.deps import DatabaseDep
 
 router = APIRouter(tags=["health"])
@@ -38,7 +38,8 @@ async def ready(
     db: DatabaseDep, drain: Annotated[Drain, Depends(get_drain)], response: Response
 ) -> Health:
     """Send traffic here: the worker is not shutting down, the database answers, and its schema
-    is at the code's migration head."""
+    is one this code can serve (at its migration head, or ahead of it by a later release's
+    expand-only migrations)."""
     if drain.active:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="draining", detail="shutting down; finishing the requests in flight")
@@ -48,7 +49,10 @@ async def ready(
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return Health(status="unavailable", detail=f"database unreachable ({type(exc).__name__})")
-    if current != head:
+    problem = schema_problem(current)
+    if problem is not None:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return Health(status="unavailable", detail=f"schema at {current}, code expects {head}")
+        return Health(status="unavailable", detail=problem)
+    if current != head:
+        return Health(status="ok", detail=f"schema at {current}, ahead of this code's {head}")
     return Health(status="ok")
