@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
@@ -26,6 +27,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in KNOWN:
+        # A later release migrated it (`schema_problem`): this code serves it as it is.
+        return
     command.upgrade(alembic_config(connection), "head")
 
 

@@ -5,11 +5,13 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401
 from api.config import Settings
+from api.main import create_app
 from tests.databases import BACKEND, execute_sql, make_settings
 from tests.helpers import ApiClient
 from tests.services import sync_url
@@ -55,6 +57,17 @@ def test_ready_stays_ready_when_a_later_release_migrated_the_schema(
     response = client.http.get("/ready")
     assert response.status_code == 200
     assert "ahead" in response.json()["detail"]
+
+
+def test_the_release_before_starts_on_a_schema_a_later_release_migrated(
+    client: ApiClient, settings: Settings
+) -> None:
+    execute_sql(settings, "UPDATE alembic_version SET version_num = '9999_from_a_later_release'")
+    with TestClient(create_app(settings)) as again:
+        assert again.get("/ready").status_code == 200
+    assert execute_sql(settings, "SELECT version_num FROM alembic_version") == [
+        ("9999_from_a_later_release",)
+    ]
 
 
 def run_cli(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
