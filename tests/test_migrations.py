@@ -1,8 +1,10 @@
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
@@ -12,6 +14,7 @@ from sqlmodel import SQLModel
 import models.tables  # noqa: F401
 from api.config import Settings
 from api.main import create_app
+from migrations import HEAD
 from tests.databases import BACKEND, execute_sql, make_settings
 from tests.helpers import ApiClient
 from tests.services import sync_url
@@ -42,6 +45,14 @@ def test_health_answers_without_auth(client: ApiClient) -> None:
     assert client.http.get("/health").json() == {"status": "ok", "detail": None}
 
 
+@pytest.fixture
+def revision_restored(settings: Settings) -> Iterator[None]:
+    """The pass's database back at head afterwards: the next test starts an app on it."""
+    yield
+    execute_sql(settings, "UPDATE alembic_version SET version_num = :head", head=HEAD)
+
+
+@pytest.mark.usefixtures("revision_restored")
 def test_ready_is_503_when_the_schema_is_behind(client: ApiClient, settings: Settings) -> None:
     execute_sql(settings, "UPDATE alembic_version SET version_num = '0001'")
     response = client.http.get("/ready")
@@ -49,6 +60,7 @@ def test_ready_is_503_when_the_schema_is_behind(client: ApiClient, settings: Set
     assert "schema" in response.json()["detail"]
 
 
+@pytest.mark.usefixtures("revision_restored")
 def test_ready_stays_ready_when_a_later_release_migrated_the_schema(
     client: ApiClient, settings: Settings
 ) -> None:
@@ -59,6 +71,7 @@ def test_ready_stays_ready_when_a_later_release_migrated_the_schema(
     assert "ahead" in response.json()["detail"]
 
 
+@pytest.mark.usefixtures("revision_restored")
 def test_the_release_before_starts_on_a_schema_a_later_release_migrated(
     client: ApiClient, settings: Settings
 ) -> None:
