@@ -15,11 +15,18 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from api.cursors import InvalidCursor
+from api.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
+from api.preconditions import PreconditionFailed, PreconditionRequired
 from api.problems import (
     ALREADY_VERIFIED,
     CREDENTIALS_CHANGED,
     EMAIL_TAKEN,
+    IDEMPOTENCY_KEY_IN_FLIGHT,
+    IDEMPOTENCY_KEY_REUSED,
     INVALID_LINK,
+    PRECONDITION_FAILED,
+    PRECONDITION_REQUIRED,
     TOO_MANY_TOKENS,
     VALIDATION,
     WRONG_PASSWORD,
@@ -38,11 +45,14 @@ from auth.errors import (
 from auth.personal_tokens import MAX_LIVE_TOKENS, TooManyTokens
 from models.errors import DatabaseUnavailable, EmailTaken
 from models.password_policy import PasswordRejected
+from models.products import NoSuchProduct
 
 logger = logging.getLogger("stockroom")
 
 # What a client is told to wait while the database is unreachable.
 DATABASE_RETRY_AFTER_S = 5
+# A create takes milliseconds: a retry a second later finds the first one's answer.
+IN_FLIGHT_RETRY_AFTER_S = 1
 
 # Domain errors: (status, problem type, detail).
 DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, ProblemType, str]] = {
@@ -59,6 +69,16 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, ProblemType, str]] = {
         "The password was changed by another request meanwhile; log in again.",
     ),
     AlreadyVerified: (409, ALREADY_VERIFIED, "This address is already verified."),
+    PreconditionFailed: (
+        412,
+        PRECONDITION_FAILED,
+        "The product changed since the version in If-Match; the ETag header has it now.",
+    ),
+    PreconditionRequired: (
+        428,
+        PRECONDITION_REQUIRED,
+        "Send If-Match with the product's ETag (or *) to change or delete it.",
+    ),
     TooManyTokens: (
         409,
         TOO_MANY_TOKENS,
@@ -130,7 +150,34 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 async def _domain_error(_request: Request, exc: Exception) -> Response:
     code, kind, detail = DOMAIN_PROBLEMS[type(exc)]
-    return problem(code, detail, kind=kind)
+    return problem(code, detail, kind=kind, headers=getattr(exc, "headers", None))
+
+
+async def _no_such_product(_request: Request, _exc: Exception) -> Response:
+    # Other users' products answer exactly like missing ones.
+    return problem(404, "Product not found.")
+
+
+async def _in_flight(_request: Request, _exc: Exception) -> Response:
+    return problem(
+        409,
+        "A request with this Idempotency-Key is still running; retry to get its answer.",
+        kind=IDEMPOTENCY_KEY_IN_FLIGHT,
+        headers={"Retry-After": str(IN_FLIGHT_RETRY_AFTER_S)},
+    )
+
+
+async def _invalid_cursor(_request: Request, exc: Exception) -> Response:
+    errors = [{"loc": ["query", "cursor"], "type": "invalid_cursor", "msg": str(exc)}]
+    detail = "The cursor is not one this server made for this list; start from the first page."
+    return problem(422, detail, kind=VALIDATION, errors=errors)
+
+
+async def _key_reused(_request: Request, _exc: Exception) -> Response:
+    msg = "sent before with another body"
+    errors = [{"loc": ["header", "Idempotency-Key"], "type": "idempotency_key_reused", "msg": msg}]
+    detail = "This Idempotency-Key was sent with another body; use a new key for a new request."
+    return problem(422, detail, kind=IDEMPOTENCY_KEY_REUSED, errors=errors)
 
 
 async def _throttled(_request: Request, exc: Exception) -> Response:
@@ -164,6 +211,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     for domain_error in DOMAIN_PROBLEMS:
         app.add_exception_handler(domain_error, _domain_error)
+    app.add_exception_handler(NoSuchProduct, _no_such_product)
+    app.add_exception_handler(IdempotencyKeyInFlight, _in_flight)
+    app.add_exception_handler(InvalidCursor, _invalid_cursor)
+    app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(Throttled, _throttled)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled)

@@ -13,8 +13,10 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from api.config import Settings
+from api.cursors import CursorCodec
 from api.drain import Drain
 from api.mailer import BATCH, FileTransport, MailSender, SmtpTransport, Transport, running
+from api.pruner import pruning
 from api.secret_key import signing_keys, signing_secret
 from api.state import AppState, set_state
 from api.throttling import Throttle
@@ -81,7 +83,8 @@ def running_app(settings: Settings, drain: Drain, database: Database | None = No
                 stack.push_async_callback(db.close)
             secret = signing_secret(settings)
             auth = build_auth_config(settings, secret)
-            set_state(app, AppState(settings, db, auth, Throttle(settings), drain))
+            throttle, cursors = Throttle(settings), CursorCodec(secret)
+            set_state(app, AppState(settings, db, auth, throttle, drain, cursors))
             stack.callback(set_state, app, None)
             drain.install()
             # Everything loaded so far lives as long as the process: keep the cyclic garbage
@@ -89,6 +92,7 @@ def running_app(settings: Settings, drain: Drain, database: Database | None = No
             gc.collect()
             gc.freeze()
             await stack.enter_async_context(running(build_mail_sender(settings, db, secret)))
+            await stack.enter_async_context(pruning(db))
             yield
 
     return lifespan

@@ -78,8 +78,22 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             allow_origins=settings.CORS_ORIGINS,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Requested-With"],
-            expose_headers=["Location", "Retry-After", "WWW-Authenticate"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Requested-With",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+            ],
+            expose_headers=[
+                "Location",
+                "Retry-After",
+                "WWW-Authenticate",
+                "ETag",
+                "Link",
+                "Idempotent-Replayed",
+            ],
             max_age=600,
         )
     app.add_middleware(DrainMiddleware, drain=drain)

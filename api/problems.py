@@ -71,6 +71,30 @@ TOO_MANY_TOKENS = ProblemType(
     "An account holds a limited number of live personal access tokens. Revoke one you no "
     "longer use, then make the new one.",
 )
+IDEMPOTENCY_KEY_REUSED = ProblemType(
+    "idempotency-key-reused",
+    "The Idempotency-Key came with another request",
+    "An Idempotency-Key names one request: a retry must send the same body. Use a new key for "
+    "a new request.",
+)
+IDEMPOTENCY_KEY_IN_FLIGHT = ProblemType(
+    "idempotency-key-in-flight",
+    "The first request with this Idempotency-Key is still running",
+    "Retry after the seconds in `Retry-After`: you will get the first request's answer.",
+)
+PRECONDITION_FAILED = ProblemType(
+    "precondition-failed",
+    "The product changed since you read it",
+    "If-Match named a version the product no longer has: someone else changed it. The "
+    "response's `ETag` is its version now; read it, apply your change again, and send that "
+    "ETag in If-Match.",
+)
+PRECONDITION_REQUIRED = ProblemType(
+    "precondition-required",
+    "Send If-Match",
+    "This server refuses writes to a product that do not say which version they replace: "
+    "send the ETag you read in If-Match (or `*` to replace any version).",
+)
 PROBLEM_TYPES = {
     kind.slug: kind
     for kind in (
@@ -81,6 +105,10 @@ PROBLEM_TYPES = {
         CREDENTIALS_CHANGED,
         ALREADY_VERIFIED,
         TOO_MANY_TOKENS,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_KEY_IN_FLIGHT,
+        PRECONDITION_FAILED,
+        PRECONDITION_REQUIRED,
     )
 }
 

@@ -26,6 +26,14 @@ BODY_ERRORS: Responses = {
 CONFLICT: Responses = {409: _problem("The e-mail address is already registered")}
 OAUTH_ERROR: Responses = {400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error"}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}
+CONFLICT_IN_FLIGHT: Responses = {
+    409: _problem("A request with this Idempotency-Key is still running", headers=RETRY_AFTER),
+}
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The product's ETag now"}}
+PRECONDITIONS: Responses = {
+    412: _problem("If-Match names another version of the product", headers=ETAG_HEADER),
+    428: _problem("REQUIRE_IF_MATCH is on and the request has no If-Match"),
+}
 TOO_MANY: Responses = {
     429: _problem("Too many attempts; wait the seconds in `Retry-After`", headers=RETRY_AFTER)
 }

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp
 
 from api.config import Settings
+from api.cursors import CursorCodec
 from api.drain import Drain
 from api.throttling import Throttle
 from auth.config import AuthConfig
@@ -19,6 +20,7 @@ class AppState:
     auth: AuthConfig
     throttle: Throttle
     drain: Drain
+    cursors: CursorCodec
 
 
 def set_state(app: ASGIApp, state: AppState | None) -> None:

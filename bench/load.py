@@ -24,18 +24,32 @@ class BenchError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class RequestSpec:
-    """One request shape. `{id}` cycles through the plan's ids, `{n}` is a counter."""
+    """One request shape. `{id}` cycles through the plan's ids, `{n}` is a counter.
+
+    `expect`: the one status that counts as a success (None: any 2xx). `headers` are sent
+    besides the plan's Authorization and the content type.
+    """
 
     method: str
     path: str
     content_type: str | None = None
     body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    expect: int | None = None
 
     def line(self) -> str:
-        for field in (self.path, self.content_type or "", self.body or ""):
-            if "\t" in field or "\n" in field:
+        """wrk.lua's tab-separated line; without headers or `expect`, the four fields only."""
+        fields = [self.method, self.path, self.content_type or "-", self.body or "-"]
+        if self.headers or self.expect is not None:
+            fields.append("-" if self.expect is None else str(self.expect))
+            for name, value in self.headers:
+                if not name or ":" in name or name != name.strip():
+                    raise ValueError(f"not a header name: {name!r}")
+                fields.append(f"{name}: {value}")
+        for field in fields:
+            if "\t" in field or "\n" in field or "\r" in field:
                 raise ValueError(f"tabs and newlines cannot be sent through wrk.lua: {field!r}")
-        return "\t".join((self.method, self.path, self.content_type or "-", self.body or "-"))
+        return "\t".join(fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,9 @@ def parse_result(output: str) -> LoadResult:
 
 def run_load(plan: LoadPlan) -> LoadResult:
     """Run wrk once with `plan` and return what it measured."""
+    if len({spec.expect for spec in plan.requests}) > 1:
+        # wrk does not tell which request a response answers, so one expectation per run.
+        raise ValueError("the requests of one plan must expect the same status")
     with tempfile.TemporaryDirectory(prefix="stockroom-wrk-") as tmp:
         spec_file = Path(tmp) / "requests.tsv"
         spec_file.write_text("".join(spec.line() + "\n" for spec in plan.requests))

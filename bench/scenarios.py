@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 import httpx
@@ -13,6 +16,13 @@ from jose import jwt
 from bench.load import BenchError, RequestSpec
 
 PRODUCTS_PER_ACCOUNT = 50
+LARGE_ACCOUNT_PRODUCTS = 10_000
+# Every SEARCH_EVERY-th product's name holds SEARCH_WORD, which no other name or description
+# does: a search that matches a known share of what the user owns.
+SEARCH_WORD = "lamp"
+SEARCH_EVERY = 10
+# Creating products is independent work: a few at once keep the worker busy between requests.
+CREATE_THREADS = 4
 BASELINE_ROWS = 50  # the rows bench/baseline.py seeds (its ROWS); /ping-db reads them in turn
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -35,23 +45,27 @@ BASELINE_ROUTES = (PING, PING_AUTH, PING_DB, HASH_RATE)
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A fresh user, logged in, who owns PRODUCTS_PER_ACCOUNT products."""
+    """A fresh user, logged in, who owns PRODUCTS_PER_ACCOUNT products (or, the large account,
+    many more)."""
 
     email: str
     password: str
     token: str  # an access JWT from the password grant
     personal_token: str  # a personal access token (stk_pat_...) of the same user
     product_ids: tuple[int, ...]
+    deep_cursor: str | None = None  # `next_cursor` of a page near the end of the product list
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
     route: str
-    request: RequestSpec
+    # The request, or how to build it from the account when it carries the account's data.
+    request: RequestSpec | Callable[[Account], RequestSpec]
     baseline: str  # the route (a baseline's, or another scenario's) `target` is a ratio of
     target: float
     login: bool = False  # few connections; the body carries the account's credentials
     personal_token: bool = False  # authenticated by the account's personal access token
+    large_account: bool = False  # the run's account with LARGE_ACCOUNT_PRODUCTS, not a fresh one
 
     def token_for(self, account: Account) -> str | None:
         if self.login:
@@ -59,10 +73,20 @@ class Scenario:
         return account.personal_token if self.personal_token else account.token
 
     def requests_for(self, account: Account) -> tuple[RequestSpec, ...]:
-        if not self.login:
+        if isinstance(self.request, RequestSpec):
             return (self.request,)
-        form = urlencode({"username": account.email, "password": account.password})
-        return (RequestSpec("POST", "/auth/token", FORM, form),)
+        return (self.request(account),)
+
+
+def login_request(account: Account) -> RequestSpec:
+    form = urlencode({"username": account.email, "password": account.password})
+    return RequestSpec("POST", "/auth/token", FORM, form)
+
+
+def deep_page_request(account: Account) -> RequestSpec:
+    if account.deep_cursor is None:
+        raise BenchError("the deep-page scenario needs an account with a deep cursor")
+    return RequestSpec("GET", f"/products?limit=20&cursor={account.deep_cursor}")
 
 
 LOGIN_ROUTE = "POST /auth/token"
@@ -88,7 +112,37 @@ SCENARIOS = (
         0.20,
     ),
     Scenario("GET /users/me", RequestSpec("GET", "/users/me"), PING_AUTH, 0.55),
-    Scenario(LOGIN_ROUTE, RequestSpec("POST", "/auth/token"), HASH_RATE, 0.85, login=True),
+    Scenario(LOGIN_ROUTE, login_request, HASH_RATE, 0.85, login=True),
+    # A page must cost the same however many products the user owns: the first one, one deep
+    # in the list by cursor, and a search with an order.
+    Scenario(
+        "GET /products?limit=20 (10,000 products)",
+        RequestSpec("GET", "/products?limit=20"),
+        PING_AUTH,
+        0.30,
+        large_account=True,
+    ),
+    Scenario(
+        "GET /products deep cursor page (10,000 products)",
+        deep_page_request,
+        PING_AUTH,
+        0.30,
+        large_account=True,
+    ),
+    Scenario(
+        "GET /products?q=...&sort=-price&limit=20 (10,000 products)",
+        RequestSpec("GET", f"/products?q={SEARCH_WORD}&sort=-price&limit=20"),
+        PING_AUTH,
+        0.30,
+        large_account=True,
+    ),
+    # A fresh account's products are never updated, so every one of them is still "v1".
+    Scenario(
+        "GET /products/{id} If-None-Match (304)",
+        RequestSpec("GET", "/products/{id}", headers=(("If-None-Match", '"v1"'),), expect=304),
+        PING_AUTH,
+        0.40,
+    ),
 )
 
 # The memory run's traffic: reads, a list, writes; every 10 requests in turn.
@@ -137,14 +191,13 @@ def create_account(base_url: str, products: int = PRODUCTS_PER_ACCOUNT) -> Accou
             "/users/me/tokens", json={**personal, "expires_in_days": 1}, headers=headers
         )
         personal_token: str = _expect(created, 201).json()["token"]
-        ids = tuple(
-            int(
-                _expect(client.post("/products", json=_product(n), headers=headers), 201).json()[
-                    "id"
-                ]
-            )
-            for n in range(products)
-        )
+
+        def create(n: int) -> int:
+            response = client.post("/products", json=_product(n), headers=headers)
+            return int(_expect(response, 201).json()["id"])
+
+        with ThreadPoolExecutor(max_workers=CREATE_THREADS) as pool:
+            ids = tuple(pool.map(create, range(products)))
     return Account(
         email=email,
         password=password,
@@ -154,5 +207,28 @@ def create_account(base_url: str, products: int = PRODUCTS_PER_ACCOUNT) -> Accou
     )
 
 
+# What a cursor is made of (base64url and a dot): it goes into a URL and a wrk.lua field as is.
+CURSOR_TEXT = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def create_large_account(base_url: str, products: int) -> Account:
+    """An account with `products` products, created through the API, and the cursor of a page
+    nine tenths of the way into its list."""
+    account = create_account(base_url, products)
+    headers = {"Authorization": f"Bearer {account.token}"}
+    with httpx.Client(base_url=base_url, timeout=120, headers=headers) as client:
+        deep: dict[str, int | str] = {"limit": 1, "offset": products * 9 // 10}
+        cursor = _expect(client.get("/products", params=deep), 200).json()["next_cursor"]
+        if not isinstance(cursor, str) or not CURSOR_TEXT.fullmatch(cursor):
+            raise BenchError(f"GET /products?offset=... gave no usable next_cursor: {cursor!r}")
+        search: dict[str, int | str] = {"q": SEARCH_WORD, "count": "exact", "limit": 1}
+        found = _expect(client.get("/products", params=search), 200).json()["total"]
+        expected = len(range(0, products, SEARCH_EVERY))
+        if found != expected:
+            raise BenchError(f"q={SEARCH_WORD} matched {found} products, expected {expected}")
+    return replace(account, deep_cursor=cursor)
+
+
 def _product(n: int) -> dict[str, str]:
-    return {"name": f"product {n}", "price": f"{n}.25", "description": "made by the benchmark"}
+    kind = SEARCH_WORD if n % SEARCH_EVERY == 0 else "product"
+    return {"name": f"{kind} {n}", "price": f"{n}.25", "description": "made by the benchmark"}

@@ -2,15 +2,18 @@
 --
 -- Arguments after `--`: SPEC_FILE TOKEN IDS MAX_PER_THREAD
 --   SPEC_FILE       one request per line, tab-separated: METHOD, PATH, CONTENT-TYPE, BODY
---                   ("-" for no content type / no body). Several lines are sent in turn (a mix).
+--                   ("-" for no content type / no body), then optionally EXPECT (the one
+--                   status that counts as a success, "-" for any 2xx) and extra headers, one
+--                   field each ("Name: value"). Several lines are sent in turn (a mix); they
+--                   must agree on EXPECT, as wrk does not tell which request a response answers.
 --   TOKEN           bearer token for the Authorization header, "-" for none
 --   IDS             comma-separated ids that `{id}` in PATH or BODY cycles through, "-" for none
 --   MAX_PER_THREAD  stop a thread after this many responses, 0 for no limit (-d decides)
 -- `{n}` in PATH or BODY is a per-thread request counter.
 --
 -- Prints one line at the end: `BENCH_RESULT {json}` with requests, latency percentiles, the
--- count of non-2xx responses (and the first one's status and body, to diagnose it) and how many
--- of them were 503 (load shed).
+-- count of failed responses ("non2xx": not 2xx, or not EXPECT when given; and the first one's
+-- status and body, to diagnose it) and how many of them were 503 (load shed).
 
 local threads = {}
 
@@ -32,6 +35,7 @@ local ids = {}
 local headers = {}
 local counter = 0
 local max_responses = 0
+local expect = nil -- nil: any 2xx
 local content_type_header = "Content-Type"
 
 -- Globals: done() reads them from each thread with thread:get().
@@ -44,15 +48,42 @@ local function read_specs(path)
   for line in io.lines(path) do
     if line ~= "" then
       local fields = split(line, "\t")
+      local extra = {}
+      for index = 6, #fields do
+        local name, value = fields[index]:match("^([^:]+): (.*)$")
+        assert(name, "not a header field: " .. fields[index])
+        extra[name] = value
+      end
+      local status = fields[5] and fields[5] ~= "-" and tonumber(fields[5]) or nil
+      assert(#specs == 0 or status == expect, "the requests of one run expect different statuses")
+      expect = status
       table.insert(specs, {
         method = fields[1],
         path = fields[2],
         content_type = fields[3] ~= "-" and fields[3] or nil,
         body = fields[4] ~= "-" and fields[4] or nil,
+        extra = extra,
       })
     end
   end
   assert(#specs > 0, "no request in " .. path)
+end
+
+-- Each spec's headers, built once: the shared ones, its content type, its own.
+local function build_headers()
+  for _, spec in ipairs(specs) do
+    local merged = {}
+    for key, value in pairs(headers) do
+      merged[key] = value
+    end
+    if spec.content_type then
+      merged[content_type_header] = spec.content_type
+    end
+    for key, value in pairs(spec.extra) do
+      merged[key] = value
+    end
+    spec.headers = merged
+  end
 end
 
 function init(args)
@@ -66,6 +97,7 @@ function init(args)
     ids = { "0" }
   end
   max_responses = tonumber(args[4]) or 0
+  build_headers()
   -- Threads start at different ids so they do not all touch the same row at once.
   counter = (thread_number or 0) * 7919
 end
@@ -83,15 +115,7 @@ function request()
   counter = counter + 1
   local spec = specs[(counter - 1) % #specs + 1]
   local id = ids[(counter - 1) % #ids + 1]
-  local request_headers = headers
-  if spec.content_type then
-    request_headers = {}
-    for key, value in pairs(headers) do
-      request_headers[key] = value
-    end
-    request_headers[content_type_header] = spec.content_type
-  end
-  return wrk.format(spec.method, fill(spec.path, id), request_headers, fill(spec.body, id))
+  return wrk.format(spec.method, fill(spec.path, id), spec.headers, fill(spec.body, id))
 end
 
 function response(status, _, body)
@@ -99,7 +123,13 @@ function response(status, _, body)
   if status == 503 then
     shed = shed + 1
   end
-  if status < 200 or status > 299 then
+  local failed
+  if expect then
+    failed = status ~= expect
+  else
+    failed = status < 200 or status > 299
+  end
+  if failed then
     non2xx = non2xx + 1
     if first_bad == "" then
       first_bad = tostring(status) .. " " .. (body or ""):sub(1, 300)

@@ -28,6 +28,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     current = MigrationContext.configure(connection).get_current_revision()
+    connection.commit()  # Alembic begins (and, around a CONCURRENTLY index, ends) its own
     if current is not None and current not in KNOWN:
         # A later release migrated it (`schema_problem`): this code serves it as it is.
         return

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -64,6 +64,11 @@ class ProductUpdate(StrictInput):
         return changes
 
 
+def etag(version: int) -> str:
+    """The strong ETag of a product at this version: the header and the list field alike."""
+    return f'"v{version}"'
+
+
 class ProductPublic(BaseModel):
     id: int
     name: str
@@ -71,6 +76,9 @@ class ProductPublic(BaseModel):
     description: str | None
     created_at: datetime
     updated_at: datetime
+    etag: str = Field(
+        description="The product's ETag (also the header of its own URL): send it in If-Match."
+    )
 
     @staticmethod
     def fields_of(product: Product) -> dict[str, object]:
@@ -83,6 +91,7 @@ class ProductPublic(BaseModel):
             "description": product.description,
             "created_at": product.created_at,
             "updated_at": product.updated_at,
+            "etag": etag(product.version),
         }
 
     @classmethod
@@ -90,15 +99,69 @@ class ProductPublic(BaseModel):
         return cls.model_validate(cls.fields_of(product))
 
 
+SORTS = ("id", "name", "price", "created_at", "updated_at")
+Sort = Literal[
+    "id", "-id", "name", "-name", "price", "-price",
+    "created_at", "-created_at", "updated_at", "-updated_at",
+]  # fmt: skip
+
+
+class ProductQuery(BaseModel):
+    """What `GET /products` takes in its query string."""
+
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=2**31 - 1, description="Rows to skip; `cursor` is cheaper.")
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Shows products whose name or description contains this text, in any "
+        "case; `%` and `_` are matched as themselves.",
+    )
+    min_price: Price | None = None
+    max_price: Price | None = None
+    sort: Sort = Field("id", description="A field; with a leading `-`, descending.")
+    cursor: str | None = Field(
+        None, max_length=512, description="`next_cursor` of the page before, same filters."
+    )
+    count: Literal["exact"] | None = Field(
+        None, description="`exact`: count the products the filters match, for `total`."
+    )
+
+    def fingerprint(self) -> str:
+        """The order and filters a cursor is bound to."""
+        return "|".join(map(str, (self.sort, self.q, self.min_price, self.max_price)))
+
+
 class ProductPage(BaseModel):
     items: list[ProductPublic]
-    total: int
+    total: int | None = Field(
+        description="Every product of yours, or with `q`/`min_price`/`max_price` those they "
+        "match: then only with `count=exact` (it counts them), else null."
+    )
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        description="Send as `cursor` for the page after this one; null on the last page."
+    )
 
     @classmethod
-    def of(cls, products: list[Product], *, total: int, limit: int, offset: int) -> "ProductPage":
+    def of(
+        cls,
+        products: list[Product],
+        *,
+        total: int | None,
+        limit: int,
+        offset: int,
+        next_cursor: str | None,
+    ) -> "ProductPage":
         items = [ProductPublic.fields_of(product) for product in products]
         return cls.model_validate(
-            {"items": items, "total": total, "limit": limit, "offset": offset}
+            {
+                "items": items,
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+                "next_cursor": next_cursor,
+            }
         )

@@ -1,8 +1,15 @@
-"""Products, each owned by one user: every query names the owner, so nobody reaches another's."""
+"""Products, each owned by one user: every query names the owner, so nobody reaches another's.
 
+A product's version rises with every update; a conditional write names the version it expects
+in its own WHERE, so the check and the write are one statement and a lost update cannot happen.
+Lists are keyset pages: after the last row seen, in an order one index serves (the owner, the
+sort key, then the id), so a page costs the same however many products the owner has.
+"""
+
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from models.database import Executor, columns, row_of
 from models.tables import ProductTable
@@ -19,32 +26,62 @@ class Product:
     description: str | None
     created_at: datetime
     updated_at: datetime
+    version: int
+
+
+SortKey = Literal["id", "name", "price_cents", "created_at", "updated_at"]
+# The fields a client may change, the only names an UPDATE is ever built from.
+EDITABLE_FIELDS = ("name", "price_cents", "description")
+PRODUCT_COLUMNS = columns(Product)
+# `\` escapes `%`, `_` and itself in a search pattern (`search_pattern`).
+LIKE_ESCAPE = "\\"
+
+_INSERT = (
+    "INSERT INTO products (owner_id, name, price_cents, description, created_at, updated_at, "
+    f"version) VALUES ($1, $2, $3, $4, $5, $5, 1) RETURNING {PRODUCT_COLUMNS}"
+)
+_ONE = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1 AND owner_id = $2"
+_COUNT = "SELECT products FROM product_counts WHERE owner_id = $1"
+_DELETE = "DELETE FROM products WHERE id = $1 AND owner_id = $2"
+
+
+class NoSuchProduct(Exception):
+    """Not among the owner's products: missing, or another user's (the same answer for both)."""
 
 
 @dataclass(frozen=True, slots=True)
-class ProductPage:
-    items: list[Product]
-    total: int
+class Filters:
+    """Which of the owner's products a list shows."""
+
+    search: str | None = None  # `search_pattern` of what the client typed
+    min_price_cents: int | None = None
+    max_price_cents: int | None = None
+
+    @property
+    def narrowing(self) -> bool:
+        return (self.search, self.min_price_cents, self.max_price_cents) != (None, None, None)
 
 
-PRODUCT_COLUMNS = columns(Product)
-# The fields a client may change, the only names an UPDATE is ever built from.
-EDITABLE_FIELDS = ("name", "price_cents", "description")
+@dataclass(frozen=True, slots=True)
+class Order:
+    key: SortKey = "id"
+    descending: bool = False
 
-_INSERT = (
-    "INSERT INTO products (owner_id, name, price_cents, description, created_at, updated_at) "
-    f"VALUES ($1, $2, $3, $4, $5, $5) RETURNING {PRODUCT_COLUMNS}"
-)
-_ONE = f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1 AND owner_id = $2"
-# Ordered by the primary key: unique and immutable, so pages never overlap or skip.
-# count(*) OVER () is computed before LIMIT: each row carries the total, so one query serves
-# the page and its count.
-_PAGE = (
-    f"SELECT {PRODUCT_COLUMNS}, count(*) OVER () FROM products WHERE owner_id = $1 "
-    "ORDER BY id LIMIT $2 OFFSET $3"
-)
-_COUNT = "SELECT count(*) FROM products WHERE owner_id = $1"
-_DELETE = "DELETE FROM products WHERE id = $1 AND owner_id = $2 RETURNING id"
+
+def search_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, literally (its `%` and `_` are not wildcards),
+    in any case."""
+    escaped = (
+        text.lower()
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"
+
+
+def sort_value(product: Product, key: SortKey) -> Any:
+    return getattr(product, key)
 
 
 async def create(
@@ -60,29 +97,102 @@ async def get(db: Executor, *, owner_id: int, product_id: int) -> Product | None
     return None if row is None else Product(*row)
 
 
-async def page(db: Executor, *, owner_id: int, limit: int, offset: int) -> ProductPage:
-    rows = await db.fetch(_PAGE, owner_id, limit, offset)
-    if rows:
-        return ProductPage([Product(*row[:-1]) for row in rows], total=rows[0][-1])
-    # An empty page: no products, or paged past the end (then count them).
-    total = 0 if offset == 0 else await db.fetchval(_COUNT, owner_id)
-    return ProductPage([], total=total)
+async def page(
+    db: Executor,
+    *,
+    owner_id: int,
+    filters: Filters,
+    order: Order,
+    after: tuple[Any, int] | None,
+    limit: int,
+    offset: int,
+) -> list[Product]:
+    """Up to `limit` products in `order`, from just after the row whose (sort value, id) is
+    `after`, skipping `offset` more."""
+    where, args = _conditions(owner_id, filters)
+    direction = "DESC" if order.descending else "ASC"
+    if after is not None:
+        # One row-value comparison: both databases read it as a range of the sort index.
+        where.append(
+            f"({order.key}, id) {'<' if order.descending else '>'} "
+            f"(${len(args) + 1}, ${len(args) + 2})"
+        )
+        args += list(after)
+    sql = (
+        f"SELECT {PRODUCT_COLUMNS} FROM products WHERE {' AND '.join(where)} "
+        f"ORDER BY {order.key} {direction}, id {direction} "
+        f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
+    )
+    rows = await db.fetch(sql, *args, limit, offset)
+    return [Product(*row) for row in rows]
+
+
+async def count(db: Executor, *, owner_id: int, filters: Filters) -> int:
+    """All the owner's products: one row the triggers keep. With filters: a count of the rows
+    they match, which reads every product of the owner."""
+    if not filters.narrowing:
+        return int(await db.fetchval(_COUNT, owner_id) or 0)
+    where, args = _conditions(owner_id, filters)
+    return int(
+        await db.fetchval(f"SELECT count(*) FROM products WHERE {' AND '.join(where)}", *args)
+    )
+
+
+def _conditions(owner_id: int, filters: Filters) -> tuple[list[str], list[Any]]:
+    where: list[str] = ["owner_id = $1"]
+    args: list[Any] = [owner_id]
+    if filters.search is not None:
+        args.append(filters.search)
+        n = len(args)
+        where.append(
+            f"(lower(name) LIKE ${n} ESCAPE '{LIKE_ESCAPE}' "
+            f"OR lower(coalesce(description, '')) LIKE ${n} ESCAPE '{LIKE_ESCAPE}')"
+        )
+    if filters.min_price_cents is not None:
+        args.append(filters.min_price_cents)
+        where.append(f"price_cents >= ${len(args)}")
+    if filters.max_price_cents is not None:
+        args.append(filters.max_price_cents)
+        where.append(f"price_cents <= ${len(args)}")
+    return where, args
 
 
 async def update(
-    db: Executor, *, owner_id: int, product_id: int, changes: dict[str, Any]
+    db: Executor,
+    *,
+    owner_id: int,
+    product_id: int,
+    changes: dict[str, Any],
+    versions: Collection[int] | None = None,
 ) -> Product | None:
-    """Set the given fields (a subset of EDITABLE_FIELDS); None if there is no such product."""
+    """Set the given fields (a subset of EDITABLE_FIELDS) and raise the version; only if the
+    version is one of `versions`, when given. None if no product matched."""
     names = [name for name in EDITABLE_FIELDS if name in changes]
     assignments = "".join(f"{name} = ${n}, " for n, name in enumerate(names, start=4))
+    args: list[Any] = [product_id, owner_id, utcnow(), *(changes[name] for name in names)]
     sql = (
-        f"UPDATE products SET {assignments}updated_at = $3 WHERE id = $1 AND owner_id = $2 "
+        f"UPDATE products SET {assignments}updated_at = $3, version = version + 1 "
+        f"WHERE id = $1 AND owner_id = $2{_version_in(versions, args)} "
         f"RETURNING {PRODUCT_COLUMNS}"
     )
-    values = (changes[name] for name in names)
-    row = await db.fetchrow(sql, product_id, owner_id, utcnow(), *values)
+    row = await db.fetchrow(sql, *args)
     return None if row is None else Product(*row)
 
 
-async def delete(db: Executor, *, owner_id: int, product_id: int) -> bool:
-    return await db.fetchrow(_DELETE, product_id, owner_id) is not None
+async def delete(
+    db: Executor, *, owner_id: int, product_id: int, versions: Collection[int] | None = None
+) -> bool:
+    """Delete the product, only at one of `versions` when given. False if none matched."""
+    args: list[Any] = [product_id, owner_id]
+    sql = f"{_DELETE}{_version_in(versions, args)} RETURNING id"
+    return await db.fetchrow(sql, *args) is not None
+
+
+def _version_in(versions: Collection[int] | None, args: list[Any]) -> str:
+    """The WHERE condition on the version (its values appended to `args`), or nothing."""
+    if versions is None:
+        return ""
+    start = len(args) + 1
+    args += list(versions)
+    placeholders = ", ".join(f"${n}" for n in range(start, len(args) + 1)) or "NULL"
+    return f" AND version IN ({placeholders})"

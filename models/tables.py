@@ -74,7 +74,15 @@ class RefreshTokenTable(SQLModel, table=True):
 
 class ProductTable(SQLModel, table=True):
     __tablename__ = "products"
-    __table_args__ = (Index("ix_products_owner_id_id", "owner_id", "id"),)
+    # One index per order a list can take, each ending in the id that breaks ties, so a page
+    # (and the page after a cursor) is a range read whatever the owner holds.
+    __table_args__ = (
+        Index("ix_products_owner_id_id", "owner_id", "id"),
+        Index("ix_products_owner_id_name_id", "owner_id", "name", "id"),
+        Index("ix_products_owner_id_price_cents_id", "owner_id", "price_cents", "id"),
+        Index("ix_products_owner_id_created_at_id", "owner_id", "created_at", "id"),
+        Index("ix_products_owner_id_updated_at_id", "owner_id", "updated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(
@@ -86,6 +94,37 @@ class ProductTable(SQLModel, table=True):
     description: str | None = Field(default=None, sa_column=Column(String(2000), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Raised by every update (a trigger raises it for writers that do not): the ETag.
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class ProductCountTable(SQLModel, table=True):
+    """How many products each owner has, kept by triggers in the transaction of every insert
+    and delete, so a page's `total` is one row, never a count."""
+
+    __tablename__ = "product_counts"
+
+    owner_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    products: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class IdempotencyKeyTable(SQLModel, table=True):
+    """A create sent with `Idempotency-Key`: claimed before it runs, completed (its status and
+    body) in the create's own transaction, answered again to a retry, purged once expired."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    status_code: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    response_body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class EmailTokenTable(SQLModel, table=True):

@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, text
 
 from api.config import Settings
 from api.main import create_app
-from tests.databases import BACKEND, make_settings, use_postgres
+from tests.databases import BACKEND, fresh_database_url, make_settings, use_postgres
 from tests.helpers import ApiClient
-from tests.services import PostgresServer, sync_url
+from tests.services import PostgresServer, UvicornServer, sync_url
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,3 +60,15 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[ApiClient]:
     with TestClient(create_app(settings)) as test_client:
         yield ApiClient(test_client)
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    postgres_server: PostgresServer | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UvicornServer]:
+    """uvicorn with two workers on a fresh database of the pass, for a module whose tests race
+    requests through HTTP (each test registers users of its own)."""
+    home = tmp_path_factory.mktemp("live")
+    env = {"DATABASE_URL": fresh_database_url(home), "PASSWORD_HASH_ROUNDS": "4"}
+    with UvicornServer(env, cwd=home, workers=2) as server:
+        yield server

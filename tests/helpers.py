@@ -4,8 +4,9 @@ import asyncio
 import itertools
 import re
 import secrets
+import threading
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -42,8 +43,8 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def assert_no_echo(body: Any) -> None:
-    """A 422 problem names each field and what is wrong; it never carries the value back."""
-    assert body["type"] == "/problems/validation"
+    """A 422 problem names each value that is wrong and how; it never carries the value back."""
+    assert body["type"] in ("/problems/validation", "/problems/idempotency-key-reused")
     for error in body["errors"]:
         assert set(error) <= {"type", "loc", "msg"}, error
 
@@ -92,6 +93,35 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     browser tests' Playwright keeps a loop running in the main thread for the whole session."""
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(asyncio.run, coroutine).result()
+
+
+def new_server_user(base_url: str, password: str = PASSWORD) -> str:
+    """Register and log in on a running server; the access token."""
+    email = unique_email()
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        created = http.post("/auth/register", json={"email": email, "password": password})
+        assert created.status_code == 201, created.text
+        token = http.post("/auth/token", data={"username": email, "password": password})
+        assert token.status_code == 200, token.text
+    access: str = token.json()["access_token"]
+    return access
+
+
+def race(
+    base_url: str, clients: int, send: Callable[[httpx.Client, int], httpx.Response]
+) -> Counter[int]:
+    """`clients` requests released together from a barrier, each on a connection of its own
+    (made before the barrier, so the requests race, not the connects); their statuses."""
+    barrier = threading.Barrier(clients)
+
+    def one(index: int) -> int:
+        with httpx.Client(base_url=base_url, timeout=60) as http:
+            http.get("/health")
+            barrier.wait()
+            return send(http, index).status_code
+
+    with ThreadPoolExecutor(clients) as pool:
+        return Counter(pool.map(one, range(clients)))
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -19,7 +19,15 @@ from models.tables import ProductTable
 from tests.databases import fresh_database_url
 from tests.helpers import run_async
 
-REPOSITORIES = ("users", "sessions", "products", "email_tokens", "access_tokens", "outbox")
+REPOSITORIES = (
+    "users",
+    "sessions",
+    "products",
+    "email_tokens",
+    "access_tokens",
+    "outbox",
+    "idempotency",
+)
 SQL_STARTS = ("SELECT ", "INSERT ", "UPDATE ", "DELETE ", "WITH ")
 
 
@@ -67,7 +75,9 @@ def statements() -> list[tuple[str, str]]:
             texts = value.values() if isinstance(value, dict) else [value]
             for text in texts:
                 if isinstance(text, str) and text.startswith(SQL_STARTS) and "{" not in text:
-                    found.append((f"models.{name}.{attribute}", text))
+                    numbers = {int(n) for n in re.findall(r"\$(\d+)", text)}
+                    if numbers == set(range(1, len(numbers) + 1)):  # else part of a statement
+                        found.append((f"models.{name}.{attribute}", text))
     return found
 
 

@@ -14,6 +14,7 @@ from api.config.database import DatabaseSettings
 from api.config.http import HttpSettings
 from api.config.limits import LimitSettings
 from api.config.mail import MailSettings
+from api.config.products import ProductSettings
 from api.config.serve import ServeSettings
 from api.config.tokens import TokenSettings
 from auth.tokens import MIN_SECRET_BYTES
@@ -23,6 +24,7 @@ __all__ = [
     "HttpSettings",
     "LimitSettings",
     "MailSettings",
+    "ProductSettings",
     "ServeSettings",
     "Settings",
     "TokenSettings",
@@ -47,7 +49,13 @@ def weak_key_problem(key: str) -> str | None:
 
 
 class Settings(
-    DatabaseSettings, TokenSettings, LimitSettings, MailSettings, HttpSettings, ServeSettings
+    DatabaseSettings,
+    TokenSettings,
+    LimitSettings,
+    MailSettings,
+    HttpSettings,
+    ProductSettings,
+    ServeSettings,
 ):
     model_config = LimitSettings.model_config
 

@@ -111,6 +111,21 @@ def test_pagination_and_error_messages(webapp: WebApp) -> None:
         page.get_by_role("button", name="Next →").click()
         expect(pages.pager(page)).to_have_text("11–12 of 12 · page 3 of 3")
 
+    with webapp.step("412-edit-changed-elsewhere"):
+        target = pages.row(page, "Item 11")
+        product_id = target.get_attribute("data-product-id")
+        target.get_by_role("button", name="Edit").click()
+        with httpx.Client(base_url=webapp.api_url, headers=account.headers) as http:
+            changed = http.patch(f"/products/{product_id}", json={"price": "77.00"})
+            assert changed.status_code == 200
+        edit = page.locator("tr.editing form")
+        edit.get_by_label("Price").fill("11.50")
+        edit.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("alert")).to_contain_text("Someone changed this product")
+        expect(pages.row(page, "Item 11").locator("td.price")).to_have_text("77.00")
+        with httpx.Client(base_url=webapp.api_url, headers=account.headers) as http:
+            assert http.get(f"/products/{product_id}").json()["price"] == "77.00"
+
     with webapp.step("404-edit-deleted-elsewhere"):
         target = pages.row(page, "Item 12")
         product_id = target.get_attribute("data-product-id")

@@ -213,16 +213,25 @@ export function listProducts(limit: number, offset: number): Promise<ProductPage
   return unwrap(client.GET("/products", { params: { query: { limit, offset } } }));
 }
 
-export function createProduct(body: ProductCreate): Promise<Product> {
-  return unwrap(client.POST("/products", { body }));
+/** Creates once per `key`: a retry of the same form (a lost answer, a second click) gets the first product. */
+export function createProduct(body: ProductCreate, key: string = crypto.randomUUID()): Promise<Product> {
+  return unwrap(client.POST("/products", { body, params: { header: { "Idempotency-Key": key } } }));
 }
 
-export function updateProduct(id: number, body: ProductUpdate): Promise<Product> {
-  return unwrap(client.PATCH("/products/{product_id}", { params: { path: { product_id: id } }, body }));
+/** Saves only over the version that was read (`etag`): someone else's change in between is a 412. */
+export function updateProduct(id: number, body: ProductUpdate, etag: string): Promise<Product> {
+  return unwrap(
+    client.PATCH("/products/{product_id}", {
+      params: { path: { product_id: id }, header: { "If-Match": etag } },
+      body,
+    }),
+  );
 }
 
-export async function deleteProduct(id: number): Promise<void> {
-  await unwrap(client.DELETE("/products/{product_id}", { params: { path: { product_id: id } } }));
+export async function deleteProduct(id: number, etag: string): Promise<void> {
+  await unwrap(
+    client.DELETE("/products/{product_id}", { params: { path: { product_id: id }, header: { "If-Match": etag } } }),
+  );
 }
 
 /** Live personal access tokens (not revoked, not expired) of the current user; no secrets. */

@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Products */
+        /**
+         * List Products
+         * @description Your products, a page at a time: `next_cursor` (and the `Link` header) resume after it.
+         */
         get: operations["list_products"];
         put?: never;
         /** Create Product */
@@ -338,7 +341,8 @@ export interface paths {
         /**
          * Ready
          * @description Send traffic here: the worker is not shutting down, the database answers, and its schema
-         *     is at the code's migration head.
+         *     is one this code can serve (at its migration head, or ahead of it by a later release's
+         *     expand-only migrations).
          */
         get: operations["ready"];
         put?: never;
@@ -530,12 +534,20 @@ export interface components {
         ProductPage: {
             /** Items */
             items: components["schemas"]["ProductPublic"][];
-            /** Total */
-            total: number;
+            /**
+             * Total
+             * @description Every product of yours, or with `q`/`min_price`/`max_price` those they match: then only with `count=exact` (it counts them), else null.
+             */
+            total: number | null;
             /** Limit */
             limit: number;
             /** Offset */
             offset: number;
+            /**
+             * Next Cursor
+             * @description Send as `cursor` for the page after this one; null on the last page.
+             */
+            next_cursor: string | null;
         };
         /** ProductPublic */
         ProductPublic: {
@@ -557,6 +569,11 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Etag
+             * @description The product's ETag (also the header of its own URL): send it in If-Match.
+             */
+            etag: string;
         };
         /** ProductUpdate */
         ProductUpdate: {
@@ -725,7 +742,18 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description Rows to skip; `cursor` is cheaper. */
                 offset?: number;
+                /** @description Shows products whose name or description contains this text, in any case; `%` and `_` are matched as themselves. */
+                q?: string | null;
+                min_price?: (number | string) | null;
+                max_price?: (number | string) | null;
+                /** @description A field; with a leading `-`, descending. */
+                sort?: "id" | "-id" | "name" | "-name" | "price" | "-price" | "created_at" | "-created_at" | "updated_at" | "-updated_at";
+                /** @description `next_cursor` of the page before, same filters. */
+                cursor?: string | null;
+                /** @description `exact`: count the products the filters match, for `total`. */
+                count?: "exact" | null;
             };
             header?: never;
             path?: never;
@@ -792,7 +820,10 @@ export interface operations {
     create_product: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the create safe to retry: the same key and body within IDEMPOTENCY_KEY_HOURS get the first answer, and create nothing. */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -838,6 +869,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the limit */
             413: {
                 headers: {
@@ -861,7 +903,10 @@ export interface operations {
     read_product: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags you hold. */
+                "If-None-Match"?: string | null;
+            };
             path: {
                 product_id: number;
             };
@@ -878,75 +923,8 @@ export interface operations {
                     "application/json": components["schemas"]["ProductPublic"];
                 };
             };
-            /** @description The body could not be parsed (e.g. not UTF-8) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Missing, invalid or expired access token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The access token lacks a required scope */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such object among yours */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The body is larger than the limit */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A value is not valid (`errors` says which) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    delete_product: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                product_id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            204: {
+            /** @description Unchanged since the ETag in If-None-Match */
+            304: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1008,10 +986,110 @@ export interface operations {
             };
         };
     };
+    delete_product: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETags the write may replace, or `*`. */
+                "If-Match"?: string | null;
+            };
+            path: {
+                product_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body could not be parsed (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The access token lacks a required scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object among yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names another version of the product */
+            412: {
+                headers: {
+                    /** @description The product's ETag now */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A value is not valid (`errors` says which) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REQUIRE_IF_MATCH is on and the request has no If-Match */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     update_product: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the write may replace, or `*`. */
+                "If-Match"?: string | null;
+            };
             path: {
                 product_id: number;
             };
@@ -1068,6 +1146,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names another version of the product */
+            412: {
+                headers: {
+                    /** @description The product's ETag now */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the limit */
             413: {
                 headers: {
@@ -1079,6 +1168,15 @@ export interface operations {
             };
             /** @description A value is not valid (`errors` says which) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REQUIRE_IF_MATCH is on and the request has no If-Match */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -84,9 +84,10 @@ export function Products() {
   const load = useCallback(async () => {
     try {
       const next = await listProducts(limit, offset);
-      if (next.items.length === 0 && next.total > 0 && offset > 0) {
+      const known = next.total ?? 0; // unfiltered: always counted
+      if (next.items.length === 0 && known > 0 && offset > 0) {
         // The last page emptied (e.g. after a delete): step back to the new last page.
-        setOffset(Math.max(0, Math.floor((next.total - 1) / limit) * limit));
+        setOffset(Math.max(0, Math.floor((known - 1) / limit) * limit));
         return;
       }
       setPage(next);
@@ -115,7 +116,7 @@ export function Products() {
   async function save(product: Product, draft: Draft) {
     clearMessages();
     try {
-      const updated = await updateProduct(product.id, bodyOf(draft));
+      const updated = await updateProduct(product.id, bodyOf(draft), product.etag);
       setNotice(`Saved “${updated.name}”.`);
       setEditing(null);
     } catch (err) {
@@ -123,6 +124,18 @@ export function Products() {
         setEditing(null);
         await load();
         setError(new ApiError(404, "That product no longer exists; the list has been refreshed."));
+        return;
+      }
+      if (err instanceof ApiError && err.status === 412) {
+        // Saving would have overwritten someone else's change: show theirs instead.
+        setEditing(null);
+        await load();
+        setError(
+          new ApiError(
+            412,
+            "Someone changed this product since you opened it; its current values are shown. Make your change again.",
+          ),
+        );
         return;
       }
       throw err;
@@ -134,11 +147,15 @@ export function Products() {
     clearMessages();
     setConfirming(null);
     try {
-      await deleteProduct(product.id);
+      await deleteProduct(product.id, product.etag);
       setNotice(`Deleted “${product.name}”.`);
       setError(null);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 404 ? new ApiError(404, "That product was already deleted.") : err);
+      if (err instanceof ApiError && err.status === 412) {
+        setError(new ApiError(412, "Someone changed this product since the list was loaded; it was not deleted. Look again."));
+      } else {
+        setError(err instanceof ApiError && err.status === 404 ? new ApiError(404, "That product was already deleted.") : err);
+      }
     }
     await load();
   }
