@@ -52,16 +52,18 @@ def test_a_taken_address_costs_a_change_so_409s_cannot_enumerate_accounts(
 def test_alternating_changes_mail_a_stranger_at_most_the_recipient_limit(
     tmp_path: Path, smtp: SmtpServer
 ) -> None:
+    """The link to the new address and the notice to the old one both count."""
     stranger = unique_email("stranger")
     with client_with(tmp_path, smtp, EMAIL_CHANGE_LIMIT_PER_ACCOUNT="1000/hour") as http:
         client = ApiClient(http)
         email, token = client.new_user()
         headers = bearer(token["access_token"])
         statuses = [change_address(client, headers, address) for address in [stranger, email] * 10]
+        mailed = len([s for s in statuses if s == 200])
         wait_for(lambda: len(smtp.received(stranger)) >= 5, "the mails that were allowed")
-    assert statuses[:10] == [200] * 10  # 5 changes to the stranger's address, 5 back
-    assert set(statuses[10::2]) == {429}  # the stranger's address: mailed 5 times this hour
-    assert len(smtp.received(stranger)) == 5
+    assert statuses[:5] == [200] * 5  # 3 links to the stranger's address, 2 notices
+    assert 429 in statuses
+    assert len(smtp.received(stranger)) == 5 and mailed >= 5
 
 
 def test_the_resend_limit_follows_the_account_through_an_address_change(
@@ -70,11 +72,12 @@ def test_the_resend_limit_follows_the_account_through_an_address_change(
     with client_with(tmp_path, smtp) as http:
         client = ApiClient(http)
         headers = client.headers()
-        resends = [
-            client.http.post("/auth/verify-email/resend", headers=headers).status_code
-            for _ in range(5)
-        ]
+
+        def resend() -> int:
+            return int(client.http.post("/auth/verify-email/resend", headers=headers).status_code)
+
+        before = [resend() for _ in range(3)]
         assert change_address(client, headers, unique_email("moved")) == 200
-        again = client.http.post("/auth/verify-email/resend", headers=headers)
-    assert resends == [202] * 5
-    assert again.status_code == 429
+        after = [resend() for _ in range(3)]  # a fresh address, the same account
+    assert before == [202] * 3
+    assert after == [202, 202, 429]

@@ -62,12 +62,14 @@ async def update_me(
 async def address_change_guard(
     throttle: Throttle, request: Request, user: User, new_email: str
 ) -> Guard:
-    """Address changes are counted per account and per address mailed (each mails a link),
-    before the current password confirming one is checked, within the login's budget."""
+    """Address changes are counted per account, and per address mailed: the new one gets a
+    link, the old one a notice. Both before the current password confirming the change is
+    checked, within the login's budget."""
     limits = throttle.limits
     await throttle.take(
         (limits.EMAIL_CHANGE_LIMIT_PER_ACCOUNT, user_key(user.id)),
         (limits.MAIL_LIMIT_PER_RECIPIENT, recipient_key(new_email)),
+        (limits.MAIL_LIMIT_PER_RECIPIENT, recipient_key(user.email)),
     )
     return throttle.guess(*password_rules(limits, address=address_key(request), email=user.email))
 
