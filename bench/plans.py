@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from migrations import upgrade_to_head
 from models import products, users
 from models.connect import open_database
-from models.database import Database, Executor, Row
+from models.database import Database, DatabaseOptions, Executor, Row
 from models.postgres import PostgresDatabase
 from models.products import Filters, Order, search_pattern
 from models.sqlite import SqliteDatabase, translate
@@ -107,7 +107,7 @@ async def timed(work: Callable[[], Awaitable[object]]) -> float:
 
 async def report(url: str, count: int) -> None:
     await upgrade_to_head(url)
-    db = open_database(url)
+    db = open_database(url, DatabaseOptions(statement_timeout=600))  # the seeding COPY is long
     try:
         owner = await seed(db, count)
         capture = Capture(db)

@@ -111,16 +111,17 @@ async def page(
     `after`, skipping `offset` more."""
     where, args = _conditions(owner_id, filters)
     direction = "DESC" if order.descending else "ASC"
+    # The id breaks ties (and is the whole key when the order is by id).
+    keys = ("id",) if order.key == "id" else (order.key, "id")
     if after is not None:
         # One row-value comparison: both databases read it as a range of the sort index.
-        where.append(
-            f"({order.key}, id) {'<' if order.descending else '>'} "
-            f"(${len(args) + 1}, ${len(args) + 2})"
-        )
-        args += list(after)
+        values = after[1:] if order.key == "id" else after
+        placeholders = ", ".join(f"${len(args) + n}" for n in range(1, len(keys) + 1))
+        where.append(f"({', '.join(keys)}) {'<' if order.descending else '>'} ({placeholders})")
+        args += list(values)
     sql = (
         f"SELECT {PRODUCT_COLUMNS} FROM products WHERE {' AND '.join(where)} "
-        f"ORDER BY {order.key} {direction}, id {direction} "
+        f"ORDER BY {', '.join(f'{key} {direction}' for key in keys)} "
         f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
     )
     rows = await db.fetch(sql, *args, limit, offset)
