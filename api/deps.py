@@ -5,7 +5,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.config import Settings
-from api.cursors import CursorCodec
 from api.state import state
 from api.throttling import Throttle
 
@@ -18,10 +17,5 @@ async def get_throttle(request: Request) -> Throttle:
     return state(request.app).throttle
 
 
-async def get_cursors(request: Request) -> CursorCodec:
-    return state(request.app).cursors
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-CursorsDep = Annotated[CursorCodec, Depends(get_cursors)]
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]

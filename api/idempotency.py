@@ -4,28 +4,29 @@ is created twice, on any worker or host (the keys live in the database: models/i
 
 import hashlib
 import json
+import re
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import Header, Response, status
+from fastapi import Request, Response, status
 
+from api.params import header_of, header_parameter
 from models import idempotency, products
 from models.database import Database
 from models.idempotency import IdempotencyKey
 from models.product_schemas import ProductCreate, ProductPublic
 
+HEADER = "Idempotency-Key"
 # 1 to 255 printable ASCII characters (the draft's key is a string; a UUID is typical).
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x20-\x7e]+$",
-        description="Makes the create safe to retry: the same key and body within "
-        "IDEMPOTENCY_KEY_HOURS get the first answer, and create nothing.",
-    ),
-]
+KEY = re.compile(r"[\x20-\x7e]+")
+KEY_MAX_LENGTH = 255
+KEY_PARAMETER = header_parameter(
+    HEADER,
+    "Makes the create safe to retry: the same key and body within IDEMPOTENCY_KEY_HOURS get "
+    "the first answer, and create nothing.",
+    minLength=1,
+    maxLength=KEY_MAX_LENGTH,
+    pattern="^[\\x20-\\x7e]+$",
+)
 REPLAYED = "Idempotent-Replayed"
 
 
@@ -35,6 +36,10 @@ class IdempotencyKeyReused(Exception):
 
 class IdempotencyKeyInFlight(Exception):
     """The first request with the key has not answered yet."""
+
+
+def key_of(request: Request) -> str | None:
+    return header_of(request, HEADER, pattern=KEY, max_length=KEY_MAX_LENGTH)
 
 
 def fingerprint(body: ProductCreate) -> str:

@@ -1,6 +1,7 @@
 """A page of products from a list query: filters, order, and the cursor that resumes it."""
 
 from typing import get_args
+from urllib.parse import urlencode
 
 from fastapi import Request, Response
 
@@ -13,6 +14,10 @@ from models.products import Filters, Order, SortKey, search_pattern
 # The API's names for the orders, as the products table names their columns.
 COLUMNS: dict[str, SortKey] = {"price": "price_cents"}
 COLUMNS |= {key: key for key in get_args(SortKey) if key != "price_cents"}
+
+
+# What the next page's link leaves out of this one's query: it starts from the cursor instead.
+RESTART = frozenset({"cursor", "offset"})
 
 
 def order_of(query: ProductQuery) -> Order:
@@ -42,7 +47,7 @@ async def product_page(
     after = None
     if query.cursor is not None:
         after = cursors.decode(query.cursor, owner_id=owner_id, query=bound_to)
-    found = await products.page(
+    found, total = await products.page(
         db,
         owner_id=owner_id,
         filters=filters,
@@ -50,25 +55,20 @@ async def product_page(
         after=after,
         limit=query.limit + 1,  # one more than shown: is there a page after this one?
         offset=query.offset,
+        counted=not filters.narrowing or query.count == "exact",
     )
-    shown, more = found[: query.limit], len(found) > query.limit
+    shown = found[: query.limit]
     next_cursor = None
-    if more:
+    if len(found) > query.limit:
         last = shown[-1]
         value = products.sort_value(last, order.key)
         next_cursor = cursors.encode(
             owner_id=owner_id, query=bound_to, value=value, last_id=last.id
         )
         # A reference relative to this request, never built from its Host header.
-        params = request.query_params.items()
-        kept = [(k, v) for k, v in params if k not in ("cursor", "offset")]
-        following = request.url.replace(query="").include_query_params(
-            **dict(kept), cursor=next_cursor
-        )
-        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
-    total = None
-    if not filters.narrowing or query.count == "exact":
-        total = await products.count(db, owner_id=owner_id, filters=filters)
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k not in RESTART]
+        following = urlencode([*kept, ("cursor", next_cursor)])
+        response.headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
     return ProductPage.of(
         shown, total=total, limit=query.limit, offset=query.offset, next_cursor=next_cursor
     )

@@ -23,6 +23,8 @@ BODY_ERRORS: Responses = {
     400: _problem("The body could not be parsed (e.g. not UTF-8)"),
     413: _problem("The body is larger than the limit"),
 }
+# FastAPI declares a 422 for the parameters it reads; these are for the ones a route reads itself.
+NOT_VALID: Responses = {422: _problem("A value is not valid (`errors` says which)")}
 CONFLICT: Responses = {409: _problem("The e-mail address is already registered")}
 OAUTH_ERROR: Responses = {400: {"model": OAuthErrorBody, "description": "RFC 6749 §5.2 error"}}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}

@@ -123,9 +123,9 @@ async def report(url: str, count: int) -> None:
                 limit=1,
                 offset=count * 9 // 10,
             )
-        )[0]
+        )[0][0]
         cases: dict[str, Callable[[], Awaitable[object]]] = {
-            "first page (GET /products?limit=20)": lambda: products.page(
+            "first page and total (GET /products?limit=20)": lambda: products.page(
                 capture,
                 owner_id=owner,
                 filters=Filters(),
@@ -133,6 +133,7 @@ async def report(url: str, count: int) -> None:
                 after=None,
                 limit=21,
                 offset=0,
+                counted=True,
             ),
             f"a page after a cursor at row {count * 9 // 10}": lambda: products.page(
                 capture,

@@ -106,10 +106,13 @@ async def page(
     after: tuple[Any, int] | None,
     limit: int,
     offset: int,
-) -> list[Product]:
+    counted: bool = False,
+) -> tuple[list[Product], int | None]:
     """Up to `limit` products in `order`, from just after the row whose (sort value, id) is
-    `after`, skipping `offset` more."""
+    `after`, skipping `offset` more; and when `counted`, how many `count` finds."""
     where, args = _conditions(owner_id, filters)
+    # The unfiltered count is one row: read with the page, in the same statement.
+    with_count = counted and not filters.narrowing
     direction = "DESC" if order.descending else "ASC"
     # The id breaks ties (and is the whole key when the order is by id).
     keys = ("id",) if order.key == "id" else (order.key, "id")
@@ -119,13 +122,20 @@ async def page(
         placeholders = ", ".join(f"${len(args) + n}" for n in range(1, len(keys) + 1))
         where.append(f"({', '.join(keys)}) {'<' if order.descending else '>'} ({placeholders})")
         args += list(values)
+    select = f"{PRODUCT_COLUMNS}, ({_COUNT})" if with_count else PRODUCT_COLUMNS
     sql = (
-        f"SELECT {PRODUCT_COLUMNS} FROM products WHERE {' AND '.join(where)} "
+        f"SELECT {select} FROM products WHERE {' AND '.join(where)} "
         f"ORDER BY {', '.join(f'{key} {direction}' for key in keys)} "
         f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
     )
     rows = await db.fetch(sql, *args, limit, offset)
-    return [Product(*row) for row in rows]
+    if not with_count:
+        found = [Product(*row) for row in rows]
+        total = await count(db, owner_id=owner_id, filters=filters) if counted else None
+        return found, total
+    if not rows:  # past the end, or nothing at all
+        return [], await count(db, owner_id=owner_id, filters=filters)
+    return [Product(*row[:-1]) for row in rows], int(rows[0][-1] or 0)
 
 
 async def count(db: Executor, *, owner_id: int, filters: Filters) -> int:

@@ -71,10 +71,6 @@ sqlite3.register_converter("DATETIME", _convert_datetime)
 sqlite3.register_converter("BOOLEAN", lambda raw: raw != b"0")
 
 
-def _lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
-
-
 def sqlite_path(url: URL) -> Path:
     if url.database in (None, "", ":memory:"):
         raise ValueError("an in-memory SQLite database is not supported: give a file path")
@@ -167,9 +163,6 @@ class SqliteDatabase(Database):
             raw.execute("PRAGMA journal_mode=WAL")
             raw.execute(f"PRAGMA synchronous={self.synchronous}")
             raw.execute("PRAGMA foreign_keys=ON")
-            # SQLite's own lower() folds ASCII letters only; a search must fold every letter,
-            # as PostgreSQL's does in a UTF-8 locale.
-            raw.create_function("lower", 1, _lower, deterministic=True)
         except sqlite3.Error as exc:
             _raise(exc)
         return SqliteConnection(raw)

@@ -822,7 +822,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Makes the create safe to retry: the same key and body within IDEMPOTENCY_KEY_HOURS get the first answer, and create nothing. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -905,7 +905,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description ETags you hold. */
-                "If-None-Match"?: string | null;
+                "If-None-Match"?: string;
             };
             path: {
                 product_id: number;
@@ -991,7 +991,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description ETags the write may replace, or `*`. */
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 product_id: number;
@@ -1088,7 +1088,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description ETags the write may replace, or `*`. */
-                "If-Match"?: string | null;
+                "If-Match"?: string;
             };
             path: {
                 product_id: number;
