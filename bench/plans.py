@@ -40,6 +40,7 @@ class Capture(Executor):
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.dialect = db.dialect
         self.last: tuple[str, tuple[Any, ...]] = ("", ())
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:

@@ -40,6 +40,9 @@ class Executor(ABC):
     statements share one connection, outside it each takes a pooled one for just as long as it
     runs, so no request holds a connection across anything else."""
 
+    # Where the two databases spell one thing differently, a repository picks by this.
+    dialect: Dialect
+
     @abstractmethod
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 
@@ -56,8 +59,6 @@ class Executor(ABC):
 
 class Connection(Executor):
     """One database connection, in autocommit mode until `transaction()` is entered."""
-
-    dialect: Dialect
 
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[None]:

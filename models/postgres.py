@@ -90,6 +90,8 @@ class PostgresConnection(Connection):
 
 
 class PostgresDatabase(Database):
+    dialect = "postgresql"
+
     def __init__(self, url: URL, options: DatabaseOptions) -> None:
         self.url = url
         self.dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -69,11 +69,9 @@ class Order:
 
 
 def search_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, literally (its `%` and `_` are not wildcards),
-    in any case."""
+    """A LIKE pattern matching `text` anywhere, literally (its `%` and `_` are not wildcards)."""
     escaped = (
-        text.lower()
-        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
         .replace("%", LIKE_ESCAPE + "%")
         .replace("_", LIKE_ESCAPE + "_")
     )
@@ -110,7 +108,7 @@ async def page(
 ) -> tuple[list[Product], int | None]:
     """Up to `limit` products in `order`, from just after the row whose (sort value, id) is
     `after`, skipping `offset` more; and when `counted`, how many `count` finds."""
-    where, args = _conditions(owner_id, filters)
+    where, args = _conditions(db, owner_id, filters)
     # The unfiltered count is one row: read with the page, in the same statement.
     with_count = counted and not filters.narrowing
     direction = "DESC" if order.descending else "ASC"
@@ -143,21 +141,26 @@ async def count(db: Executor, *, owner_id: int, filters: Filters) -> int:
     they match, which reads every product of the owner."""
     if not filters.narrowing:
         return int(await db.fetchval(_COUNT, owner_id) or 0)
-    where, args = _conditions(owner_id, filters)
+    where, args = _conditions(db, owner_id, filters)
     return int(
         await db.fetchval(f"SELECT count(*) FROM products WHERE {' AND '.join(where)}", *args)
     )
 
 
-def _conditions(owner_id: int, filters: Filters) -> tuple[list[str], list[Any]]:
+# Case-insensitive matching: SQLite's LIKE is (for ASCII letters), PostgreSQL's ILIKE is (for
+# every letter its locale folds). Neither lowers each row's text first, as lower() would.
+_LIKE = {"sqlite": "LIKE", "postgresql": "ILIKE"}
+
+
+def _conditions(db: Executor, owner_id: int, filters: Filters) -> tuple[list[str], list[Any]]:
     where: list[str] = ["owner_id = $1"]
     args: list[Any] = [owner_id]
     if filters.search is not None:
         args.append(filters.search)
-        n = len(args)
+        n, like = len(args), _LIKE[db.dialect]
         where.append(
-            f"(lower(name) LIKE ${n} ESCAPE '{LIKE_ESCAPE}' "
-            f"OR lower(coalesce(description, '')) LIKE ${n} ESCAPE '{LIKE_ESCAPE}')"
+            f"(name {like} ${n} ESCAPE '{LIKE_ESCAPE}' "
+            f"OR description {like} ${n} ESCAPE '{LIKE_ESCAPE}')"
         )
     if filters.min_price_cents is not None:
         args.append(filters.min_price_cents)

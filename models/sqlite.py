@@ -130,6 +130,8 @@ class SqliteConnection(Connection):
 
 
 class SqliteDatabase(Database):
+    dialect = "sqlite"
+
     def __init__(
         self,
         url: URL,

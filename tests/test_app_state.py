@@ -24,6 +24,7 @@ class RecordingDatabase(Database):
     def __init__(self, inner: Database) -> None:
         self.inner = inner
         self.url = inner.url
+        self.dialect = inner.dialect
         self.statements: list[str] = []
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
