@@ -1,7 +1,7 @@
 """A page of products from a list query: filters, order, and the cursor that resumes it."""
 
 from typing import get_args
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 
@@ -65,10 +65,12 @@ async def product_page(
         next_cursor = cursors.encode(
             owner_id=owner_id, query=bound_to, value=value, last_id=last.id
         )
-        # A reference relative to this request, never built from its Host header.
+        # A reference relative to this request, never built from its Host header (nor with
+        # request.url, which parses that header to build an absolute URL first).
         kept = [(k, v) for k, v in request.query_params.multi_items() if k not in RESTART]
-        following = urlencode([*kept, ("cursor", next_cursor)])
-        response.headers["Link"] = f'<{request.url.path}?{following}>; rel="next"'
+        # The cursor is URL-safe as made: only what the client sent is quoted again.
+        following = "&".join(filter(None, (urlencode(kept), f"cursor={next_cursor}")))
+        response.headers["Link"] = f'<{quote(request.scope["path"])}?{following}>; rel="next"'
     return ProductPage.of(
         shown, total=total, limit=query.limit, offset=query.offset, next_cursor=next_cursor
     )
