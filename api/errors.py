@@ -51,11 +51,9 @@ logger = logging.getLogger("stockroom")
 
 # What a client is told to wait while the database is unreachable.
 DATABASE_RETRY_AFTER_S = 5
-# A create takes milliseconds: a retry a second later finds the first one's answer.
-IN_FLIGHT_RETRY_AFTER_S = 1
 
-# Domain errors: (status, problem type, detail).
-DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, ProblemType, str]] = {
+# Domain errors: (status, problem type, detail); an error's own `headers` go with its answer.
+DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, ProblemType | None, str]] = {
     EmailTaken: (409, EMAIL_TAKEN, "An account with this e-mail address already exists."),
     InvalidLink: (
         400,
@@ -84,6 +82,13 @@ DOMAIN_PROBLEMS: dict[type[Exception], tuple[int, ProblemType, str]] = {
         TOO_MANY_TOKENS,
         f"You already have {MAX_LIVE_TOKENS} live tokens; revoke one first.",
     ),
+    IdempotencyKeyInFlight: (
+        409,
+        IDEMPOTENCY_KEY_IN_FLIGHT,
+        "A request with this Idempotency-Key is still running; retry to get its answer.",
+    ),
+    # Other users' products answer exactly like missing ones.
+    NoSuchProduct: (404, None, "Product not found."),
 }
 
 
@@ -153,20 +158,6 @@ async def _domain_error(_request: Request, exc: Exception) -> Response:
     return problem(code, detail, kind=kind, headers=getattr(exc, "headers", None))
 
 
-async def _no_such_product(_request: Request, _exc: Exception) -> Response:
-    # Other users' products answer exactly like missing ones.
-    return problem(404, "Product not found.")
-
-
-async def _in_flight(_request: Request, _exc: Exception) -> Response:
-    return problem(
-        409,
-        "A request with this Idempotency-Key is still running; retry to get its answer.",
-        kind=IDEMPOTENCY_KEY_IN_FLIGHT,
-        headers={"Retry-After": str(IN_FLIGHT_RETRY_AFTER_S)},
-    )
-
-
 async def _invalid_cursor(_request: Request, exc: Exception) -> Response:
     errors = [{"loc": ["query", "cursor"], "type": "invalid_cursor", "msg": str(exc)}]
     detail = "The cursor is not one this server made for this list; start from the first page."
@@ -211,8 +202,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     for domain_error in DOMAIN_PROBLEMS:
         app.add_exception_handler(domain_error, _domain_error)
-    app.add_exception_handler(NoSuchProduct, _no_such_product)
-    app.add_exception_handler(IdempotencyKeyInFlight, _in_flight)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(Throttled, _throttled)

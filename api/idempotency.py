@@ -37,6 +37,11 @@ class IdempotencyKeyReused(Exception):
 class IdempotencyKeyInFlight(Exception):
     """The first request with the key has not answered yet."""
 
+    def __init__(self) -> None:
+        super().__init__("in flight")
+        # A create takes milliseconds: a retry a second later finds the first one's answer.
+        self.headers = {"Retry-After": "1"}
+
 
 def key_of(request: Request) -> str | None:
     return header_of(request, HEADER, pattern=KEY, max_length=KEY_MAX_LENGTH)

@@ -61,7 +61,7 @@ async def product_page(
     next_cursor = None
     if len(found) > query.limit:
         last = shown[-1]
-        value = products.sort_value(last, order.key)
+        value = getattr(last, order.key)
         next_cursor = cursors.encode(
             owner_id=owner_id, query=bound_to, value=value, last_id=last.id
         )

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,45 +115,20 @@ async def report(url: str, count: int) -> None:
         capture = Capture(db)
         lamps = Filters(search=search_pattern("lamp"))
         by_id, by_price = Order(), Order(key="price_cents", descending=True)
-        deep = (
-            await products.page(
-                db,
-                owner_id=owner,
-                filters=Filters(),
-                order=by_id,
-                after=None,
-                limit=1,
-                offset=count * 9 // 10,
-            )
-        )[0][0]
+        # A page of 20 and the row that tells whether another follows, as the route asks.
+        page = partial(
+            products.page, capture, owner_id=owner, filters=Filters(), order=by_id, after=None
+        )
+        deep = (await page(limit=1, offset=count * 9 // 10))[0][0]
         cases: dict[str, Callable[[], Awaitable[object]]] = {
-            "first page and total (GET /products?limit=20)": lambda: products.page(
-                capture,
-                owner_id=owner,
-                filters=Filters(),
-                order=by_id,
-                after=None,
-                limit=21,
-                offset=0,
-                counted=True,
+            "first page and total (GET /products?limit=20)": lambda: page(
+                limit=21, offset=0, counted=True
             ),
-            f"a page after a cursor at row {count * 9 // 10}": lambda: products.page(
-                capture,
-                owner_id=owner,
-                filters=Filters(),
-                order=by_id,
-                after=(deep.id, deep.id),
-                limit=21,
-                offset=0,
+            f"a page after a cursor at row {count * 9 // 10}": lambda: page(
+                limit=21, offset=0, after=(deep.id, deep.id)
             ),
-            "search page (q=lamp&sort=-price&limit=20)": lambda: products.page(
-                capture,
-                owner_id=owner,
-                filters=lamps,
-                order=by_price,
-                after=None,
-                limit=21,
-                offset=0,
+            "search page (q=lamp&sort=-price&limit=20)": lambda: page(
+                limit=21, offset=0, filters=lamps, order=by_price
             ),
             "total (unfiltered)": lambda: products.count(
                 capture, owner_id=owner, filters=Filters()

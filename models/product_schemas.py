@@ -99,7 +99,6 @@ class ProductPublic(BaseModel):
         return cls.model_validate(cls.fields_of(product))
 
 
-SORTS = ("id", "name", "price", "created_at", "updated_at")
 Sort = Literal[
     "id", "-id", "name", "-name", "price", "-price",
     "created_at", "-created_at", "updated_at", "-updated_at",

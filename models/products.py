@@ -78,10 +78,6 @@ def search_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def sort_value(product: Product, key: SortKey) -> Any:
-    return getattr(product, key)
-
-
 async def create(
     db: Executor, *, owner_id: int, name: str, price_cents: int, description: str | None
 ) -> Product:
