@@ -40,8 +40,8 @@ async def product_page(
     owner_id: int,
     query: ProductQuery,
     request: Request,
-    response: Response,
-) -> ProductPage:
+) -> Response:
+    """The page as a JSON response, with a `Link` to the next one when there is one."""
     order, filters = order_of(query), filters_of(query)
     bound_to = query.fingerprint()
     after = None
@@ -59,6 +59,7 @@ async def product_page(
     )
     shown = found[: query.limit]
     next_cursor = None
+    headers = {}
     if len(found) > query.limit:
         last = shown[-1]
         value = getattr(last, order.key)
@@ -70,7 +71,8 @@ async def product_page(
         kept = [(k, v) for k, v in request.query_params.multi_items() if k not in RESTART]
         # The cursor is URL-safe as made: only what the client sent is quoted again.
         following = "&".join(filter(None, (urlencode(kept), f"cursor={next_cursor}")))
-        response.headers["Link"] = f'<{quote(request.scope["path"])}?{following}>; rel="next"'
-    return ProductPage.of(
+        headers["Link"] = f'<{quote(request.scope["path"])}?{following}>; rel="next"'
+    body = ProductPage.json_of(
         shown, total=total, limit=query.limit, offset=query.offset, next_cursor=next_cursor
     )
+    return Response(body, headers=headers, media_type="application/json")

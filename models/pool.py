@@ -6,6 +6,10 @@ than others); it spends a task per release and a timer per acquire; and it has n
 lifetime, nor a way to stop a crowd of requests from each waiting out a server that went
 silent. The figures are in bench/README.md.
 
+Waiters queue in arrival order with the same timeout, so their deadlines are in order too: one
+timer, at the first waiter's deadline, bounds them all. A timer per wait (`asyncio.timeout`)
+cost a list page under 32 connections a few percent of its CPU (bench/README.md).
+
 When the server stops answering (`mark_down`), the pool drops its idle connections and fails
 its waiters at once; until a connection opens again, one request at a time tries to open one
 (the probe) and the others are refused at once, so a partition costs each request a bounded
@@ -31,6 +35,9 @@ class _Idle:
     since: float
 
 
+Waiter = asyncio.Future[asyncpg.Connection | None]
+
+
 class ConnectionPool:
     def __init__(
         self,
@@ -48,14 +55,15 @@ class ConnectionPool:
         self.max_idle = max_idle
         self._idle: list[_Idle] = []  # the most recently returned last
         self._opened_at: dict[asyncpg.Connection, float] = {}
-        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._waiters: deque[tuple[Waiter, float]] = deque()  # and each one's deadline
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self._opening = 0
         self._down = False
         self._probing = False
 
     @property
     def waiting(self) -> int:
-        return sum(not waiter.done() for waiter in self._waiters)
+        return sum(not waiter.done() for waiter, _ in self._waiters)
 
     @property
     def _open(self) -> int:
@@ -96,7 +104,7 @@ class ConnectionPool:
         for entry in idle:
             self._discard(entry.conn)
         waiters, self._waiters = self._waiters, deque()
-        for waiter in waiters:
+        for waiter, _ in waiters:
             if not waiter.done():
                 waiter.set_exception(DatabaseUnavailable("PostgreSQL stopped answering"))
 
@@ -133,22 +141,31 @@ class ConnectionPool:
 
     async def _wait(self) -> asyncpg.Connection | None:
         """A connection someone released, or None: open one yourself."""
-        waiter: asyncio.Future[asyncpg.Connection | None] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._waiters.append(waiter)
+        loop = asyncio.get_running_loop()
+        waiter: Waiter = loop.create_future()
+        self._waiters.append((waiter, loop.time() + self.timeout))
+        if self._deadline_timer is None:
+            self._deadline_timer = loop.call_at(self._waiters[0][1], self._expire)
         try:
-            async with asyncio.timeout(self.timeout):
-                return await waiter
-        except TimeoutError:
-            raise DatabaseUnavailable("no pooled PostgreSQL connection was free in time") from None
+            return await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._hand_over(waiter.result())  # handed to us as we gave up: pass it on
             raise
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+
+    def _expire(self) -> None:
+        """Fail the waiters whose time is up; wake again at the next one's deadline."""
+        self._deadline_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._waiters and (self._waiters[0][0].done() or self._waiters[0][1] <= now):
+            waiter, _ = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(
+                    DatabaseUnavailable("no pooled PostgreSQL connection was free in time")
+                )
+        if self._waiters:
+            self._deadline_timer = loop.call_at(self._waiters[0][1], self._expire)
 
     async def _open_one(self) -> asyncpg.Connection:
         self._opening += 1
@@ -172,7 +189,7 @@ class ConnectionPool:
 
     def _hand_over(self, conn: asyncpg.Connection | None) -> None:
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _ = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(conn)
                 return

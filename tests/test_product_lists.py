@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.product_schemas import ProductPage
 from tests.helpers import ApiClient, assert_problem, bearer, new_server_user
 from tests.services import UvicornServer
 
@@ -71,6 +72,18 @@ def test_q_takes_quotes_literally(client: ApiClient, stocked: dict[str, str]) ->
     assert names(client, stocked, q="it's") == ["It's a mug"]
     assert names(client, stocked, q='"hi"') == ["It's a mug"]
     assert names(client, stocked, q="\\") == []
+
+
+def test_a_page_is_the_bytes_its_model_writes(client: ApiClient, stocked: dict[str, str]) -> None:
+    """The page is serialized from its rows directly (ProductPage.json_of): it must stay what
+    the model the OpenAPI document declares would write, unicode, nulls and prices included."""
+    client.create_product(stocked, name="Café ☕ \"x\" </script>", price="0.05")
+    response = listing(client, stocked, limit=4)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    page = ProductPage.model_validate_json(response.content)
+    assert response.content == page.model_dump_json().encode()
+    assert page.next_cursor is not None and page.total == 7
 
 
 def test_prices_filter_inclusively(client: ApiClient, stocked: dict[str, str]) -> None:

@@ -52,15 +52,11 @@ IF_NONE_MATCH = header_parameter("If-None-Match", "ETags you hold.")
 @router.get(
     "", response_model=ProductPage, openapi_extra={"parameters": query_parameters(ProductQuery)}
 )
-async def list_products(
-    user: ProductReader, db: DatabaseDep, request: Request, response: Response
-) -> ProductPage:
+async def list_products(user: ProductReader, db: DatabaseDep, request: Request) -> Response:
     """Your products, a page at a time: `next_cursor` (and the `Link` header) resume after it."""
     query = query_of(request, ProductQuery)
     cursors = state(request.app).cursors
-    return await product_page(
-        db, cursors, owner_id=user.id, query=query, request=request, response=response
-    )
+    return await product_page(db, cursors, owner_id=user.id, query=query, request=request)
 
 
 @router.post(
