@@ -10,6 +10,12 @@ Waiters queue in arrival order with the same timeout, so their deadlines are in 
 timer, at the first waiter's deadline, bounds them all. A timer per wait (`asyncio.timeout`)
 cost a list page under 32 connections a few percent of its CPU (bench/README.md).
 
+A connection given back while others wait is kept for the task that gave it back until that
+task yields: a request reads its session, then runs its own statement without yielding in
+between, and handing the connection to a waiter in that moment would only make it wait for
+the next one (under 32 connections every statement waited: bench/README.md). Nobody else can
+take it meanwhile, so waiters keep their order.
+
 When the server stops answering (`mark_down`), the pool drops its idle connections and fails
 its waiters at once; until a connection opens again, one request at a time tries to open one
 (the probe) and the others are refused at once, so a partition costs each request a bounded
@@ -57,6 +63,9 @@ class ConnectionPool:
         self._opened_at: dict[asyncpg.Connection, float] = {}
         self._waiters: deque[tuple[Waiter, float]] = deque()  # and each one's deadline
         self._deadline_timer: asyncio.TimerHandle | None = None
+        # A connection given back while others waited, and the task that may take it again
+        # before it yields; handed to the first waiter after that (`_pass_kept_on`).
+        self._kept: tuple[asyncpg.Connection, asyncio.Task[object] | None] | None = None
         self._opening = 0
         self._down = False
         self._probing = False
@@ -73,6 +82,9 @@ class ConnectionPool:
         """A connection; DatabaseUnavailable if none could be had within `timeout`."""
         if self._down:
             return await self._probe()
+        if self._kept is not None and self._kept[1] is asyncio.current_task():
+            kept, self._kept = self._kept[0], None
+            return kept
         conn = self._take_idle()
         if conn is not None:
             return conn
@@ -91,15 +103,39 @@ class ConnectionPool:
             and not conn.is_in_transaction()
             and not self._too_old(conn, time.monotonic())
         ):
-            self._hand_over(conn)
+            if self._waiters:
+                self._keep_for_caller(conn)
+            else:
+                self._hand_over(conn)
             return
         self._discard(conn)
         self._hand_over(None)  # a waiter may open a connection in its place
+
+    def _keep_for_caller(self, conn: asyncpg.Connection) -> None:
+        task = asyncio.current_task()
+        if task is None:  # not given back by a task: nobody to keep it for
+            self._hand_over(conn)
+            return
+        if self._kept is not None:  # a second one in the same step: the first goes on now
+            self._hand_over(self._kept[0])
+        self._kept = (conn, task)
+        asyncio.get_running_loop().call_soon(self._pass_kept_on)
+
+    def _pass_kept_on(self) -> None:
+        if self._kept is not None:
+            conn, self._kept = self._kept[0], None
+            self._hand_over(conn)
+
+    def _discard_kept(self) -> None:
+        if self._kept is not None:
+            conn, self._kept = self._kept[0], None
+            self._discard(conn)
 
     def mark_down(self) -> None:
         """The server stopped answering: its other connections are suspect, and the requests
         waiting for one would only wait out the same silence."""
         self._down = True
+        self._discard_kept()
         idle, self._idle = self._idle, []
         for entry in idle:
             self._discard(entry.conn)
@@ -109,6 +145,7 @@ class ConnectionPool:
                 waiter.set_exception(DatabaseUnavailable("PostgreSQL stopped answering"))
 
     async def close(self) -> None:
+        self._discard_kept()
         idle, self._idle = self._idle, []
         for entry in idle:
             self._discard(entry.conn)

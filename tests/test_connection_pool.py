@@ -84,6 +84,35 @@ def test_waiters_get_connections_in_arrival_order(postgres_server: PostgresServe
     run_with_postgres(postgres_server, check)
 
 
+def test_a_task_that_asks_again_before_yielding_keeps_its_connection(
+    postgres_server: PostgresServer | None,
+) -> None:
+    """A request reads its session, then runs its own statement: it keeps the connection it just
+    gave back, and the waiter gets it as soon as that request yields."""
+
+    async def check(server: PostgresServer) -> None:
+        pool = ConnectionPool(lambda: asyncpg.connect(server.url), max_size=1, timeout=5)
+        first = await pool.acquire()
+        served: list[str] = []
+
+        async def waiter() -> None:
+            conn = await pool.acquire()
+            served.append("waiter")
+            pool.release(conn)
+
+        waiting = asyncio.create_task(waiter())
+        await eventually(lambda: pool.waiting == 1, "a queued waiter")
+        pool.release(first)
+        again = await pool.acquire()  # no yield in between: the same connection, at once
+        assert again is first and served == []
+        pool.release(again)
+        await waiting  # and the waiter had it next
+        assert served == ["waiter"]
+        await pool.close()
+
+    run_with_postgres(postgres_server, check)
+
+
 def test_no_free_connection_in_time_is_an_outage(postgres_server: PostgresServer | None) -> None:
     async def check(server: PostgresServer) -> None:
         database = database_for(server, pool_timeout=0.2)
