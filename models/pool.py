@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -65,7 +66,7 @@ class ConnectionPool:
         self._deadline_timer: asyncio.TimerHandle | None = None
         # A connection given back while others waited, and the task that may take it again
         # before it yields; handed to the first waiter after that (`_pass_kept_on`).
-        self._kept: tuple[asyncpg.Connection, asyncio.Task[object] | None] | None = None
+        self._kept: tuple[asyncpg.Connection, asyncio.Task[Any]] | None = None
         self._opening = 0
         self._down = False
         self._probing = False

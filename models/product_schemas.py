@@ -157,7 +157,7 @@ class ProductPage(BaseModel):
         """The page as this model's JSON, serialized from the rows without validating them
         again: they are typed by their table already (`row_of`), and validating twenty items
         cost a page more than its cursor and its query string together (bench/README.md).
-        tests/test_product_schemas.py holds it to the bytes the model itself writes."""
+        tests/test_product_lists.py holds it to the bytes the model itself writes."""
         return to_json(
             {
                 "items": [ProductPublic.fields_of(product) for product in products],
